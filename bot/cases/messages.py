@@ -1,0 +1,115 @@
+"""Contacts and the messages they exchange with us: stored before anything else happens."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.cases.models import Contact, InboundRecord, InboundStatus, OutboundRecord
+from bot.db import utcnow
+
+
+async def get_or_create_contact(
+    session: AsyncSession, *, channel: str, external_id: str, display_name: str | None = None
+) -> Contact:
+    """The contact for ``channel``/``external_id``, created on first sight.
+
+    Safe under concurrency: a racing insert of the same identity is caught by the unique
+    constraint inside a savepoint and the winner's row is returned.
+    """
+    stmt = select(Contact).where(Contact.channel == channel, Contact.external_id == external_id)
+    contact = (await session.execute(stmt)).scalar_one_or_none()
+    if contact is not None:
+        return contact
+    try:
+        async with session.begin_nested():
+            contact = Contact(channel=channel, external_id=external_id, display_name=display_name)
+            session.add(contact)
+    except IntegrityError:
+        contact = (await session.execute(stmt)).scalar_one()
+    return contact
+
+
+async def get_contact_by_sender_id(session: AsyncSession, *, sender_id: str) -> Contact | None:
+    """The contact behind a Rasa sender id ``<channel>:<external id>``, if any."""
+    channel, sep, external_id = sender_id.partition(":")
+    if not sep:
+        return None
+    stmt = select(Contact).where(Contact.channel == channel, Contact.external_id == external_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def do_record_inbound(
+    session: AsyncSession,
+    *,
+    contact: Contact,
+    dedupe_key: str,
+    text: str | None,
+    payload: str | None = None,
+    kind: str = "text",
+    meta: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> InboundRecord | None:
+    """Store an inbound message; ``None`` when this delivery was already stored (a retry)."""
+    now = now or utcnow()
+    message = InboundRecord(
+        contact_id=contact.id,
+        channel=contact.channel,
+        dedupe_key=dedupe_key,
+        kind=kind,
+        text=text,
+        payload=payload,
+        meta=meta or {},
+        status=InboundStatus.RECEIVED.value,
+        received_at=now,
+    )
+    try:
+        async with session.begin_nested():
+            session.add(message)
+    except IntegrityError:
+        return None
+    contact.last_inbound_at = now
+    return message
+
+
+async def do_record_answer(
+    session: AsyncSession,
+    *,
+    inbound: InboundRecord,
+    replies: Sequence[dict[str, Any]],
+    now: datetime | None = None,
+) -> list[OutboundRecord]:
+    """Mark ``inbound`` answered and store the replies sent for it."""
+    now = now or utcnow()
+    rows = [
+        OutboundRecord(
+            contact_id=inbound.contact_id,
+            inbound_id=inbound.id,
+            channel=inbound.channel,
+            text=reply.get("text"),
+            buttons=list(reply.get("buttons") or []),
+            image=reply.get("image"),
+            created_at=now,
+        )
+        for reply in replies
+    ]
+    session.add_all(rows)
+    inbound.status = InboundStatus.ANSWERED.value
+    inbound.answered_at = now
+    inbound.attempts += 1
+    inbound.error = None
+    return rows
+
+
+async def do_record_unanswered(
+    session: AsyncSession, *, inbound: InboundRecord, error: str
+) -> None:
+    """Keep ``inbound`` for a retry: the dialogue engine failed or said nothing."""
+    inbound.status = InboundStatus.PENDING_RETRY.value
+    inbound.attempts += 1
+    inbound.error = error[:2000]

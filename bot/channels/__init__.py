@@ -1,0 +1,1 @@
+"""Channel adapters (web chat, WeChat, Telegram) behind the interface in ``base``."""

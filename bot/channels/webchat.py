@@ -1,0 +1,85 @@
+"""Local web chat: a page to talk as a worker would, and the JSON API behind it.
+
+The same API drives the end-to-end tests. It is on by default only when the gateway is
+bound to loopback, because anyone who can reach it can speak as any sender.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from bot.channels.base import InboundMessage
+from bot.web.errors import BadRequest
+from bot.web.keys import METRICS, PIPELINE
+
+CHANNEL = "webchat"
+MAX_TEXT = 2000
+_SENDER = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+_PAGE = Path(__file__).with_name("webchat_page.html")
+_dumps = functools.partial(json.dumps, ensure_ascii=False)
+
+
+def parse_chat_request(body: Any) -> InboundMessage:
+    """Validate a ``POST /chat/api/messages`` body.
+
+    Raises:
+        BadRequest: naming the field that is missing or wrong.
+    """
+    if not isinstance(body, dict):
+        raise BadRequest("body must be a JSON object")
+    sender = body.get("sender")
+    if not isinstance(sender, str) or not _SENDER.match(sender):
+        raise BadRequest("sender must be 1-64 characters of letters, digits, '_', '-' or '.'")
+    text, payload = body.get("text"), body.get("payload")
+    if payload is not None:
+        if not isinstance(payload, str) or not payload.startswith("/") or len(payload) > 500:
+            raise BadRequest("payload must be a string starting with '/' (a button payload)")
+    if text is not None and not isinstance(text, str):
+        raise BadRequest("text must be a string")
+    text = text.strip() if text else None
+    if not text and not payload:
+        raise BadRequest("text or payload is required")
+    if text and len(text) > MAX_TEXT:
+        raise BadRequest(f"text is longer than {MAX_TEXT} characters")
+    message_id = body.get("message_id")
+    if message_id is not None and (not isinstance(message_id, str) or not 0 < len(message_id) <= 100):
+        raise BadRequest("message_id must be a string of at most 100 characters")
+    return InboundMessage(
+        channel=CHANNEL,
+        external_id=sender,
+        dedupe_key=f"{CHANNEL}:{sender}:{message_id or uuid.uuid4().hex}",
+        text=text,
+        payload=payload,
+        kind="button" if payload else "text",
+    )
+
+
+async def post_message(request: web.Request) -> web.Response:
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise BadRequest("body is not valid JSON") from exc
+    message = parse_chat_request(body)
+    outcome = await request.app[PIPELINE].handle(message)
+    label = "duplicate" if outcome.duplicate else ("answered" if outcome.answered else "pending_retry")
+    request.app[METRICS].inbound.labels(channel=CHANNEL, outcome=label).inc()
+    return web.json_response(
+        {"replies": [r.as_dict() for r in outcome.replies]},
+        dumps=_dumps,
+    )
+
+
+async def chat_page(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(_PAGE, headers={"Content-Type": "text/html; charset=utf-8"})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/chat", chat_page)
+    app.router.add_post("/chat/api/messages", post_message)

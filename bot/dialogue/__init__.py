@@ -1,0 +1,1 @@
+"""The Rasa client and the inbound message pipeline shared by every channel."""

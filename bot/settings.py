@@ -1,0 +1,154 @@
+"""One settings object, read once from the environment and passed down.
+
+Every variable of ``docs/architecture`` (see README) has a working local default except the
+secrets of real channels; a variable set in the environment always wins over the default,
+and a ``.env`` file in the working directory is read first if present (it never overrides a
+variable that is already set).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+from dotenv import dotenv_values
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A configuration variable has a value we cannot use; the message names it."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be an integer, got {raw!r}") from exc
+    if not 0 < value < 65536 and name.endswith("PORT"):
+        raise SettingsError(f"{name} must be a TCP port (1-65535), got {value}")
+    return value
+
+
+def _url(env: Mapping[str, str], name: str, default: str) -> str:
+    value = env.get(name) or default
+    if not value.startswith(("http://", "https://")):
+        raise SettingsError(f"{name} must be an http(s) URL, got {value!r}")
+    return value.rstrip("/")
+
+
+def _database_url(env: Mapping[str, str], var_dir: Path) -> str:
+    value = env.get("DATABASE_URL") or f"sqlite+aiosqlite:///{var_dir / 'gongyou.db'}"
+    if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        raise SettingsError(
+            "DATABASE_URL must use sqlite+aiosqlite:// or postgresql+asyncpg://, "
+            f"got {value.split('://')[0]}://…"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class WeChatSettings:
+    token: str
+    app_id: str
+    app_secret: str
+    aes_key: str | None
+    api_base_url: str
+
+
+@dataclass(frozen=True)
+class TelegramSettings:
+    bot_token: str
+    secret_token: str
+    api_base_url: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated configuration for all three processes."""
+
+    database_url: str
+    rasa_url: str
+    action_url: str
+    gateway_host: str
+    gateway_port: int
+    rasa_port: int
+    action_port: int
+    evidence_dir: Path
+    var_dir: Path
+    wechat: WeChatSettings | None = None
+    telegram: TelegramSettings | None = None
+    # Why a flag: the web chat lets anyone talk as any sender, so it is only on by default
+    # when nobody but this machine can reach it.
+    webchat_enabled: bool = True
+    disabled_channels: tuple[str, ...] = field(default=())
+
+    @property
+    def gateway_url(self) -> str:
+        host = "127.0.0.1" if self.gateway_host in ("0.0.0.0", "::") else self.gateway_host
+        return f"http://{host}:{self.gateway_port}"
+
+
+def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | None = None) -> Settings:
+    """Read the settings from ``environ`` (default ``os.environ``) and a ``.env`` file.
+
+    Raises:
+        SettingsError: a variable is set to something unusable; the message names it.
+    """
+    env: dict[str, str] = {}
+    dotenv_path = dotenv if dotenv is not None else Path.cwd() / ".env"
+    if dotenv_path.is_file():
+        env.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+    env.update(os.environ if environ is None else environ)
+
+    rasa_port = _int(env, "RASA_PORT", 5005)
+    action_port = _int(env, "ACTION_PORT", 5055)
+    var_dir = Path(env.get("GONGYOU_VAR_DIR") or PROJECT_ROOT / "var")
+    gateway_host = env.get("GATEWAY_HOST") or "127.0.0.1"
+
+    disabled: list[str] = []
+    wechat = None
+    if env.get("WECHAT_TOKEN") and env.get("WECHAT_APP_ID") and env.get("WECHAT_APP_SECRET"):
+        wechat = WeChatSettings(
+            token=env["WECHAT_TOKEN"],
+            app_id=env["WECHAT_APP_ID"],
+            app_secret=env["WECHAT_APP_SECRET"],
+            aes_key=env.get("WECHAT_AES_KEY") or None,
+            api_base_url=_url(env, "WECHAT_API_BASE_URL", "https://api.weixin.qq.com"),
+        )
+    else:
+        disabled.append("wechat (WECHAT_TOKEN, WECHAT_APP_ID, WECHAT_APP_SECRET not all set)")
+    telegram = None
+    if env.get("TELEGRAM_BOT_TOKEN") and env.get("TELEGRAM_SECRET_TOKEN"):
+        telegram = TelegramSettings(
+            bot_token=env["TELEGRAM_BOT_TOKEN"],
+            secret_token=env["TELEGRAM_SECRET_TOKEN"],
+            api_base_url=_url(env, "TELEGRAM_API_BASE_URL", "https://api.telegram.org"),
+        )
+    else:
+        disabled.append("telegram (TELEGRAM_BOT_TOKEN, TELEGRAM_SECRET_TOKEN not both set)")
+
+    webchat_default = gateway_host in ("127.0.0.1", "localhost", "::1")
+    webchat_raw = env.get("WEBCHAT_ENABLED")
+    webchat = webchat_default if not webchat_raw else webchat_raw.lower() in ("1", "true", "yes")
+
+    return Settings(
+        database_url=_database_url(env, var_dir),
+        rasa_url=_url(env, "RASA_URL", f"http://127.0.0.1:{rasa_port}"),
+        action_url=_url(env, "ACTION_URL", f"http://127.0.0.1:{action_port}"),
+        gateway_host=gateway_host,
+        gateway_port=_int(env, "GATEWAY_PORT", 8080),
+        rasa_port=rasa_port,
+        action_port=action_port,
+        evidence_dir=Path(env.get("EVIDENCE_DIR") or var_dir / "evidence"),
+        var_dir=var_dir,
+        wechat=wechat,
+        telegram=telegram,
+        webchat_enabled=webchat,
+        disabled_channels=tuple(disabled),
+    )

@@ -1,0 +1,244 @@
+"""Run the three processes (Rasa, action server, gateway) together, as `make run` does.
+
+Each child runs in its own process group with its output in ``var/logs/<name>.log``. On
+Ctrl-C (SIGINT) or SIGTERM every group gets SIGTERM, then SIGKILL after a grace period, so
+no process is left listening. If one child dies, the others are stopped too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+from bot.cases.demo import do_seed_demo
+from bot.db import create_engine, create_sessionmaker, session_scope
+from bot.migrate import upgrade
+from bot.settings import PROJECT_ROOT, Settings
+
+GRACE_SECONDS = 15
+READY_TIMEOUT = 600
+
+
+class StackError(RuntimeError):
+    pass
+
+
+@dataclass
+class Child:
+    name: str
+    command: list[str]
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def log_path(self) -> Path:
+        return PROJECT_ROOT / "var" / "logs" / f"{self.name}.log"
+
+
+def _say(message: str) -> None:
+    print(f"[gongyou] {message}", flush=True)
+
+
+def _port_in_use(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def child_env(settings: Settings) -> dict[str, str]:
+    """The environment every child sees: the settings, resolved, so all three agree."""
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=settings.database_url,
+        RASA_URL=settings.rasa_url,
+        ACTION_URL=settings.action_url,
+        RASA_PORT=str(settings.rasa_port),
+        ACTION_PORT=str(settings.action_port),
+        GATEWAY_HOST=settings.gateway_host,
+        GATEWAY_PORT=str(settings.gateway_port),
+        EVIDENCE_DIR=str(settings.evidence_dir),
+        GONGYOU_VAR_DIR=str(settings.var_dir),
+        # Rasa's own tracker store, one file per Rasa port so two instances never share it.
+        RASA_TRACKER_DB=env.get("RASA_TRACKER_DB")
+        or str(settings.var_dir / f"rasa-tracker-{settings.rasa_port}.db"),
+        SANIC_HOST="127.0.0.1",  # the action server binds to loopback only
+        RASA_TELEMETRY_ENABLED="false",  # never call out to a public address
+        TF_CPP_MIN_LOG_LEVEL="2",
+        SQLALCHEMY_SILENCE_UBER_WARNING="1",
+        PYTHONUNBUFFERED="1",
+    )
+    return env
+
+
+def children(settings: Settings, *, rasa_bin: Path, model: Path) -> list[Child]:
+    return [
+        Child("rasa", [
+            str(rasa_bin), "run", "--enable-api", "--interface", "127.0.0.1",
+            "--port", str(settings.rasa_port), "--model", str(model),
+            "--endpoints", "endpoints.yml", "--credentials", "credentials.yml",
+        ]),
+        Child("actions", [sys.executable, "-m", "rasa_sdk", "--actions", "actions",
+                          "--port", str(settings.action_port)]),
+        Child("gateway", [sys.executable, "-m", "bot", "serve"]),
+    ]
+
+
+async def prepare_database(settings: Settings) -> int:
+    """Migrate to the newest schema and load the demo data; returns orgs created."""
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        async with session_scope(create_sessionmaker(engine)) as session:
+            return await do_seed_demo(session)
+    finally:
+        await engine.dispose()
+
+
+class Stack:
+    def __init__(self, settings: Settings, *, rasa_bin: Path, model: Path) -> None:
+        self.settings = settings
+        self.children = children(settings, rasa_bin=rasa_bin, model=model)
+        self._stopping = False
+
+    def check_ports(self) -> None:
+        s = self.settings
+        busy = [
+            f"{name} port {port}"
+            for name, host, port in (
+                ("gateway", s.gateway_host, s.gateway_port),
+                ("rasa", "127.0.0.1", s.rasa_port),
+                ("actions", "127.0.0.1", s.action_port),
+            )
+            if _port_in_use("127.0.0.1" if host in ("0.0.0.0", "::") else host, port)
+        ]
+        if busy:
+            raise StackError(
+                "already in use: " + ", ".join(busy)
+                + " (another `make run`? set GATEWAY_PORT / RASA_PORT / ACTION_PORT)"
+            )
+
+    def start(self) -> None:
+        env = child_env(self.settings)
+        for child in self.children:
+            child.log_path.parent.mkdir(parents=True, exist_ok=True)
+            log = child.log_path.open("ab")
+            child.process = subprocess.Popen(
+                child.command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True,
+            )
+            log.close()
+            _say(f"started {child.name} (pid {child.process.pid}, log {child.log_path.relative_to(PROJECT_ROOT)})")
+
+    def dead_child(self) -> Child | None:
+        return next((c for c in self.children if c.process and c.process.poll() is not None), None)
+
+    def stop(self) -> None:
+        """SIGTERM every process group, then SIGKILL what is left after the grace period."""
+        self._stopping = True
+        alive = [c for c in self.children if c.process and c.process.poll() is None]
+        for child in alive:
+            _signal_group(child, signal.SIGTERM)
+        deadline = time.monotonic() + GRACE_SECONDS
+        for child in alive:
+            try:
+                child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                _say(f"{child.name} did not stop in {GRACE_SECONDS}s; killing it")
+        for child in self.children:
+            # Kill the whole group even if the leader exited: a grandchild may linger.
+            _signal_group(child, signal.SIGKILL)
+            if child.process:
+                child.process.wait()
+        _say("all processes stopped")
+
+    async def wait_healthy(self) -> None:
+        url = f"{self.settings.gateway_url}/healthz"
+        started = time.monotonic()
+        last_reason = ""
+        async with aiohttp.ClientSession() as http:
+            while time.monotonic() - started < READY_TIMEOUT:
+                dead = self.dead_child()
+                if dead is not None:
+                    raise StackError(f"{dead.name} exited (code {dead.process.returncode}):\n{_tail(dead.log_path)}")
+                try:
+                    async with http.get(url, timeout=aiohttp.ClientTimeout(total=5)) as response:
+                        body = await response.json(content_type=None)
+                        if response.status == 200:
+                            return
+                        reason = body.get("reason", "")
+                except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+                    reason = "gateway not answering yet"
+                if reason != last_reason:
+                    _say(f"waiting ({time.monotonic() - started:.0f}s): {reason}")
+                    last_reason = reason
+                await asyncio.sleep(1)
+        raise StackError(f"not healthy after {READY_TIMEOUT}s: {last_reason}")
+
+    async def supervise(self) -> None:
+        while not self._stopping:
+            dead = self.dead_child()
+            if dead is not None:
+                raise StackError(f"{dead.name} exited (code {dead.process.returncode}):\n{_tail(dead.log_path)}")
+            await asyncio.sleep(1)
+
+
+def _signal_group(child: Child, sig: int) -> None:
+    if child.process is None:
+        return
+    try:
+        os.killpg(child.process.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+async def _run(stack: Stack, started: float) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    stack.start()
+    waiter = asyncio.ensure_future(stack.wait_healthy())
+    stopper = asyncio.ensure_future(stop.wait())
+    done, _ = await asyncio.wait({waiter, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    if waiter in done:
+        waiter.result()  # raises StackError if a child died
+        _say(f"healthy after {time.monotonic() - started:.1f}s")
+        _say(f"web chat: {stack.settings.gateway_url}/chat   (Ctrl-C stops everything)")
+        supervisor = asyncio.ensure_future(stack.supervise())
+        done, _ = await asyncio.wait({supervisor, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        if supervisor in done:
+            supervisor.result()
+    else:
+        waiter.cancel()
+
+
+def run_stack(settings: Settings, *, rasa_bin: Path, model: Path) -> int:
+    """Start everything, wait until healthy, and run until Ctrl-C; returns an exit code."""
+    started = time.monotonic()
+    stack = Stack(settings, rasa_bin=rasa_bin, model=model)
+    try:
+        stack.check_ports()
+        created = asyncio.run(prepare_database(settings))
+        _say(f"database ready ({settings.database_url.split('://')[0]}); demo orgs created: {created}")
+        asyncio.run(_run(stack, started))
+        return 0
+    except StackError as exc:
+        _say(f"error: {exc}")
+        return 1
+    finally:
+        stack.stop()

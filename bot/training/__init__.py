@@ -1,0 +1,1 @@
+"""Model training, the trained-model cache, and (later) evaluation and the NLU inbox."""

@@ -1,0 +1,1 @@
+"""The gateway's aiohttp application: factory, middleware, health and metrics."""

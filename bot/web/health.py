@@ -1,0 +1,52 @@
+"""``/healthz``: 200 only when the database, Rasa (with a model) and the action server are up."""
+
+from __future__ import annotations
+
+import asyncio
+
+import aiohttp
+from aiohttp import web
+from sqlalchemy import text
+
+from bot.dialogue.rasa_client import RasaError
+from bot.web.keys import ENGINE, HTTP, RASA, SETTINGS
+
+
+async def _database(app: web.Application) -> str | None:
+    try:
+        async with app[ENGINE].connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception as exc:  # any failure means "down"; the reason is reported
+        return f"unreachable: {type(exc).__name__}"
+    return None
+
+
+async def _rasa(app: web.Application) -> str | None:
+    try:
+        await app[RASA].status()
+    except RasaError as exc:
+        return str(exc)
+    return None
+
+
+async def _actions(app: web.Application) -> str | None:
+    url = f"{app[SETTINGS].action_url}/health"
+    try:
+        async with app[HTTP].get(url, timeout=aiohttp.ClientTimeout(total=3)) as response:
+            if response.status != 200:
+                return f"answered HTTP {response.status}"
+    except (aiohttp.ClientError, asyncio.TimeoutError):
+        return f"not reachable at {app[SETTINGS].action_url}"
+    return None
+
+
+async def healthz(request: web.Request) -> web.Response:
+    app = request.app
+    names = ("database", "rasa", "actions")
+    results = await asyncio.gather(_database(app), _rasa(app), _actions(app))
+    checks = {name: ("ok" if err is None else err) for name, err in zip(names, results)}
+    ok = all(err is None for err in results)
+    body = {"status": "ok" if ok else "unavailable", "checks": checks}
+    if not ok:
+        body["reason"] = "; ".join(f"{n}: {e}" for n, e in zip(names, results) if e is not None)
+    return web.json_response(body, status=200 if ok else 503)
