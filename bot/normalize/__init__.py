@@ -1,4 +1,4 @@
-"""Normalisers for the entities the NLU model extracts (see docs in nlu.md).
+"""Normalisers for the entities the NLU model extracts (the NLU contract's entity table).
 
 Pure, synchronous functions from text as workers write it to the values kept on a
 case: money in yuan, headcounts, durations in months, dates and provinces.

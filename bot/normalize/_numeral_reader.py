@@ -119,10 +119,7 @@ def _digit_sequence(tokens: list[_Token]) -> Decimal | None:
         return None
     if len(tokens) == 2 and all(t.kind == "num" for t in tokens):
         return None
-    try:
-        return Decimal("".join(str(int(t.value)) for t in tokens))
-    except InvalidOperation:  # pragma: no cover - digits only
-        return None
+    return Decimal("".join(str(int(t.value)) for t in tokens))
 
 
 def _evaluate(tokens: list[_Token]) -> Decimal | None:

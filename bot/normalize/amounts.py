@@ -9,10 +9,14 @@ Decisions:
     * Ranges take their lower bound (六七千 → 6000, 5000-6000 → 5000, 五六万 →
       50000): the worker is owed at least that much, and a case must not overstate.
     * Fractions of a yuan round half up (1.5元 → 2).
+    * 8,000 is 8000, but 8，000 with a full-width comma is not: in Chinese text that
+      comma separates list items (800，300) far more often than it groups digits.
+    * 一块 without 钱 is not one yuan: it almost always means "together" (一块去).
     * Hedging adverbs (大概, 差不多) are not part of a match's span; trailing marks
       that belong to the figure (多, 余, 出头, 左右, 元, 整) are.
 
 What counts as money in free text (``find_amounts``), in order:
+    0. Nothing above 10^10 yuan is a plausible sum.
     1. A currency marker (元 块 块钱 圆 ￥ ¥ RMB 人民币) or the w/k shorthand: money.
     2. A numeral written with 千, 万 or 亿 (三千五, 两万出头): money, unless a counter
        follows (三千多人, 两万公里, 五千年).
@@ -66,7 +70,8 @@ _COUNTERS = (
 _ORDINAL_BEFORE = ("第", "周", "星期", "礼拜", "初", "No.", "no.", "#")
 _PAY_CUES = (
     "工资", "薪", "欠", "钱", "补偿", "赔", "费", "奖", "提成", "押金", "扣", "罚", "结算",
-    "结账", "报销", "个月", "每月", "收入", "挣", "赚", "发了", "给了", "拿到", "到手",
+    "结账", "报销", "个月", "每月", "每天", "一天", "收入", "挣", "赚", "发了", "给了", "拿到",
+    "到手",
 )
 
 

@@ -30,9 +30,18 @@ from bot.normalize.numerals import parse_number
 
 _YEARS_BACK = 9  # enough to find the last 29 February
 _CN = "〇零一二三四五六七八九十"
-_YEAR = rf"(?:(?<![0-9])(?P<y_num>[0-9]{{4}}|[0-9]{{2}}|[〇零一二三四五六七八九]{{2,4}})年|(?P<y_rel>大前年|前年|去年|今年|明年))"
-_MONTH = rf"(?:(?<![0-9])(?P<m_num>[0-9]{{1,2}}|十[一二]?|[一二三四五六七八九])月份?|(?P<m_rel>上上个?月|上个?月|这个?月|本月|当月|下个?月))"
-_DAY = r"(?<![0-9])(?P<d_num>[0-9]{1,2}|三十一?|二十[一二三四五六七八九]?|十[一二三四五六七八九]?|[一二三四五六七八九])[号日]"
+_YEAR = (
+    r"(?:(?<![0-9])(?P<y_num>[0-9]{4}|[0-9]{2}|[〇零一二三四五六七八九]{2,4})年"
+    r"|(?P<y_rel>大前年|前年|去年|今年|明年))"
+)
+_MONTH = (
+    r"(?:(?<![0-9])(?P<m_num>[0-9]{1,2}|十[一二]?|[一二三四五六七八九])月份?"
+    r"|(?P<m_rel>上上个?月|上个?月|这个?月|本月|当月|下个?月))"
+)
+_DAY = (
+    r"(?<![0-9])(?P<d_num>[0-9]{1,2}|三十一?|二十[一二三四五六七八九]?"
+    r"|十[一二三四五六七八九]?|[一二三四五六七八九])[号日]"
+)
 _PART = r"(?P<part>初|中(?!秋)|底|末)"
 _YEAR_PART = _PART.replace("?P<part>", "?P<ypart>")
 _WEEK_REL = r"(?P<w_rel>上上个?|上个?|这个?|本|下个?)"
@@ -150,7 +159,10 @@ def _ago(match: re.Match[str], today: date) -> date | None:
 
 
 _RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str], date], date | None]], ...] = (
-    (re.compile(r"(?<![0-9])([0-9]{4})[-/.]([0-9]{1,2})(?:[-/.]([0-9]{1,2}))?(?![0-9])"), _numeric_ymd),
+    (
+        re.compile(r"(?<![0-9])([0-9]{4})[-/.]([0-9]{1,2})(?:[-/.]([0-9]{1,2}))?(?![0-9])"),
+        _numeric_ymd,
+    ),
     (re.compile(r"(?<![0-9.])([0-9]{1,2})[/.]([0-9]{1,2})(?![0-9./万千元块kKwW])"), _numeric_md),
     (re.compile(rf"{_YEAR}(?:{_MONTH}(?:{_DAY}|月?{_PART})?|年?{_YEAR_PART})?"), _chinese_ymd),
     (re.compile(rf"{_MONTH}(?:{_DAY}|月?{_PART})?"), _chinese_ymd),
@@ -159,7 +171,13 @@ _RULES: tuple[tuple[re.Pattern[str], Callable[[re.Match[str], date], date | None
     (re.compile(rf"{_WEEK_REL}?(?:周|星期|礼拜)(?P<wd>[一二三四五六日天1-7])"), _weekday),
     (re.compile(rf"{_WEEK_REL}(?:周|星期|礼拜)(?![一二三四五六日天1-7])"), _week),
     (re.compile("|".join(sorted(_DAY_WORDS, key=len, reverse=True))), _day_word),
-    (re.compile(rf"(?<![0-9.{_CN}两])(?P<num>[0-9]+|[{_CN}两]+|半)个?(?P<half>半)?多?(?P<unit>天|日|周|星期|礼拜|月|年)(?:之|以)?前"), _ago),
+    (
+        re.compile(
+            rf"(?<![0-9.{_CN}两])(?P<num>[0-9]+|[{_CN}两]+|半)个?(?P<half>半)?多?"
+            r"(?P<unit>天|日|周|星期|礼拜|月|年)(?:之|以)?前"
+        ),
+        _ago,
+    ),
 )
 
 

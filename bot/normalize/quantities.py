@@ -23,7 +23,7 @@ MAX_MONTHS = 1200.0
 
 _PEOPLE = (
     "农民工", "工友", "工人", "兄弟", "同事", "员工", "老乡", "师傅", "伙计", "姐妹",
-    "老表", "家人", "人(?!民币)",
+    "老表", "人(?!民币)",
 )
 _HEADCOUNT_RE = re.compile(
     rf"(?<![0-9.第])(?P<num>{RANGE_PATTERN})\s?(?P<counter>个|名|位|号|口)?多?"
@@ -70,7 +70,14 @@ _N = rf"{NUMERAL_START}(?<!第)(?P<num>{RANGE_PATTERN}|半|大半)"
 _PART_RES: tuple[tuple[re.Pattern[str], Decimal, int], ...] = (
     # 2024年 is a year, 24年3月 and 去年底 are dates: a year part needs a small number
     # and must not run into a month name or a season word.
-    (re.compile(rf"{_N}个?[多来]?年(?P<half>半)?多?(?![0-9]{{1,2}}月|[一二三四五六七八九十]{{1,2}}月(?!份)|[初底末中])"), Decimal(12), 0),
+    (
+        re.compile(
+            rf"{_N}个?[多来]?年(?P<half>半)?多?"
+            r"(?![0-9]{1,2}月|[一二三四五六七八九十]{1,2}月(?!份)|[初底末中])"
+        ),
+        Decimal(12),
+        0,
+    ),
     (re.compile(rf"{_N}(?P<ge>个)?[多来]?(?P<half>半)?月"), Decimal(1), 1),
     (re.compile(rf"{_N}个?[多来]?(?P<half>半)?(?:周|星期|礼拜)(?!岁|年)"), Decimal("0.25"), 2),
     (re.compile(rf"{_N}[多来]?(?P<half>)天"), Decimal(1) / 30, 3),

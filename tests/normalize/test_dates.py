@@ -90,7 +90,9 @@ def test_full_dates_resolve_exactly(day: date, form: str) -> None:
     st.dates(min_value=date(2000, 1, 1), max_value=date(2000, 12, 31)),
     st.sampled_from(["{m}月{d}号", "{m}月{d}日", "{m}.{d}", "{m}/{d}"]),
 )
-def test_dates_without_year_are_the_latest_not_after_now(now: datetime, day: date, form: str) -> None:
+def test_dates_without_year_are_the_latest_not_after_now(
+    now: datetime, day: date, form: str
+) -> None:
     resolved = resolve_date(form.format(m=day.month, d=day.day), now=now)
     assert resolved is not None
     assert (resolved.month, resolved.day) == (day.month, day.day)

@@ -79,12 +79,22 @@ def test_no_duration(text: str) -> None:
     assert parse_duration_months(text) is None
 
 
-@given(FILLER, st.integers(min_value=1, max_value=1_000_000), st.sampled_from(["{n}个人", "{zh}个工友", "{zh}名工人"]), FILLER)
+@given(
+    FILLER,
+    st.integers(min_value=1, max_value=1_000_000),
+    st.sampled_from(["{n}个人", "{zh}个工友", "{zh}名工人"]),
+    FILLER,
+)
 def test_headcount_in_filler(before: str, n: int, form: str, after: str) -> None:
     assert parse_headcount(before + form.format(n=n, zh=to_chinese(n)) + after) == n
 
 
-@given(FILLER, st.integers(min_value=1, max_value=60), st.integers(min_value=1, max_value=11), FILLER)
+@given(
+    FILLER,
+    st.integers(min_value=1, max_value=60),
+    st.integers(min_value=1, max_value=11),
+    FILLER,
+)
 def test_years_and_months_add_up(before: str, years: int, months: int, after: str) -> None:
     assert parse_duration_months(f"{before}{to_chinese(years)}年") == years * 12
     assert parse_duration_months(f"{before}{months}个月{after}") == months
