@@ -21,6 +21,9 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.e2e
+CHROMIUM = "/usr/bin/chromium"  # Debian's chromium package; never a downloaded browser
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def free_port() -> int:
@@ -150,6 +153,30 @@ def test_a_worker_opens_a_wage_case_through_the_web_chat(stack: Stack) -> None:
         f"http://127.0.0.1:{stack.ports['rasa']}/conversations/webchat:{sender}/tracker", timeout=10
     ).json()
     assert any(e.get("text") == "确认" for e in tracker["events"] if e["event"] == "user")
+
+
+def test_a_person_can_type_and_click_through_the_chat_page(stack: Stack) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"{stack.gateway}/chat")
+            for text, expected in (
+                ("工资拖了两个月没给 一共一万二", "哪家单位"),
+                ("顺丰", "在哪里干活"),
+                ("义乌 稠江街道", "12,000元"),
+            ):
+                page.fill("#text", text)
+                page.keyboard.press("Enter")
+                expect(page.locator(".msg.bot").last).to_contain_text(expected, timeout=30_000)
+            page.get_by_role("button", name="确认提交").click()
+            expect(page.locator(".msg.bot").last).to_contain_text("案件编号 GY-", timeout=30_000)
+            # A pressed button row is disabled so the same answer cannot be sent twice.
+            expect(page.get_by_role("button", name="确认提交")).to_be_disabled()
+        finally:
+            browser.close()
 
 
 def test_ctrl_c_leaves_nothing_listening(stack: Stack) -> None:
