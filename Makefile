@@ -2,6 +2,9 @@
 # `make test` sets up and runs the whole suite. Everything else here serves those two.
 
 SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+# This machine's pip config names package folders that do not exist; pip warns about each.
+PIP_QUIET := 2>&1 | { grep -v '^WARNING: Location' || true; }
 .DEFAULT_GOAL := help
 
 PYTHON ?= python3
@@ -46,16 +49,16 @@ check-python:
 $(MAIN_STAMP): pyproject.toml requirements.lock
 	@echo "[setup] main virtual environment $(VENV) (Python >= 3.11)"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install -q --upgrade pip
-	@$(PY) -m pip install -q -c requirements.lock -e ".[test]" || { echo "[setup] pip failed; $(VENV) left without its stamp, run make again"; exit 1; }
+	@$(PY) -m pip install -q --upgrade pip $(PIP_QUIET)
+	@$(PY) -m pip install -q -c requirements.lock -e ".[test]" $(PIP_QUIET) || { echo "[setup] pip failed; $(VENV) left without its stamp, run make again"; exit 1; }
 	@touch $@
 
 $(RASA_STAMP): requirements-rasa.txt requirements-rasa.lock
 	@py=$$($(find_python_rasa)); if [ -z "$$py" ]; then $(no_python_rasa); fi; \
 	echo "[setup] Rasa virtual environment $(RASA_VENV) with $$py (takes a few minutes the first time)"; \
 	"$$py" -m venv $(RASA_VENV) && \
-	$(RASA_VENV)/bin/python -m pip install -q --upgrade "pip<25" && \
-	$(RASA_VENV)/bin/python -m pip install -q -r requirements-rasa.txt -c requirements-rasa.lock \
+	{ $(RASA_VENV)/bin/python -m pip install -q --upgrade "pip<25" $(PIP_QUIET); } && \
+	{ $(RASA_VENV)/bin/python -m pip install -q -r requirements-rasa.txt -c requirements-rasa.lock $(PIP_QUIET); } \
 	|| { echo "[setup] installing Rasa failed; removing $(RASA_VENV) so nothing half-installed stays"; rm -rf $(RASA_VENV); exit 1; }
 	@touch $@
 

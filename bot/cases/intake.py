@@ -1,13 +1,14 @@
 """Opening a case: validation, numbering, routing to the responsible union, first event.
 
 Callers (the action server, later the console and the liaison relay) pass what the worker
-told us; this module decides everything else. The caller owns the transaction.
+told us; this module decides everything else (routing in ``routing.py``). The caller owns
+the transaction.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
@@ -16,13 +17,20 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from bot.cases.deadlines import DEFAULT_ACCEPT_DAYS, add_working_days
-from bot.cases.errors import InvalidInput, NotFound
-from bot.cases.models import Case, CaseCounter, CaseEvent, CaseStatus, Category, Contact, Org
+from bot.cases import deadlines
+from bot.cases.deadlines import UNION_TZ
+from bot.cases.errors import InvalidInput
+from bot.cases.models import (
+    OPEN_STATUSES, Case, CaseCollaborator, CaseCounter, CaseStatus, Category, Contact, Org,
+)
+from bot.cases.orgs import load_jurisdiction
+from bot.cases.routing import RoutingDecision, RoutingRequest, normalise_name, route_case
+from bot.cases.workflow import Change, record_event
 from bot.db import utcnow
 
 INTAKE_ORG_CODE = "city-intake"
-GROUP_DISPUTE_HEADCOUNT = 10
+COLLECTIVE_MIN_CASES = 3
+COLLECTIVE_WINDOW = timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,9 @@ class CaseDraft:
     headcount: int | None = None
     description: str | None = None
     facts: dict[str, Any] = field(default_factory=dict)
+    consent_company_union: bool = False
+    hometown: str | None = None
+    incident_date: date | None = None
 
 
 def check_case_draft(draft: CaseDraft) -> None:
@@ -65,16 +76,15 @@ async def _next_case_number(session: AsyncSession, *, year: int) -> str:
     return f"GY-{year}-{last:06d}"
 
 
-async def get_org_by_code_or_raise(session: AsyncSession, *, code: str) -> Org:
-    org = (await session.execute(select(Org).where(Org.code == code))).scalar_one_or_none()
-    if org is None:
-        raise NotFound(f"no union body with code {code!r}; run `python -m bot seed-demo`")
-    return org
-
-
 async def get_case_by_source_key(session: AsyncSession, *, source_key: str) -> Case | None:
     stmt = select(Case).where(Case.source_key == source_key).options(selectinload(Case.org))
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+def employer_key(decision: RoutingDecision, employer: str | None) -> str | None:
+    if decision.employer is not None:
+        return f"id:{decision.employer.id}"
+    return f"name:{normalise_name(employer)}" if employer and normalise_name(employer) else None
 
 
 async def do_open_case(
@@ -86,17 +96,14 @@ async def do_open_case(
     source_key: str | None = None,
     now: datetime | None = None,
 ) -> Case:
-    """Open a case for ``contact`` and record the ``opened`` event; ``case.org`` is loaded.
+    """Open a case for ``contact``: route it, schedule its deadlines, record ``opened``.
 
     ``source_key`` names the request that asked for the case; asking again with the same
-    key returns the case already opened instead of a duplicate.
-
-    Routing by jurisdiction is not configured yet, so every case goes to the city
-    federation's intake desk; the event says so in words.
+    key returns the case already opened instead of a duplicate. ``case.org`` is loaded.
 
     Raises:
         InvalidInput: the draft cannot become a case.
-        NotFound: the intake desk does not exist (database not seeded).
+        NotFound: the organisation is not set up (database not seeded).
     """
     check_case_draft(draft)
     if source_key is not None:
@@ -104,39 +111,82 @@ async def do_open_case(
         if existing is not None:
             return existing
     now = now or utcnow()
-    org = await get_org_by_code_or_raise(session, code=INTAKE_ORG_CODE)
-    group = draft.headcount is not None and draft.headcount >= GROUP_DISPUTE_HEADCOUNT
+    decision = route_case(
+        RoutingRequest(
+            category=draft.category, employer=draft.employer, location=draft.location,
+            headcount=draft.headcount, consent_company_union=draft.consent_company_union,
+            hometown=draft.hometown,
+        ),
+        await load_jurisdiction(session),
+    )
+    org = await session.get_one(Org, decision.org.id)
     case = Case(
-        number=await _next_case_number(session, year=now.year),
+        number=await _next_case_number(session, year=now.astimezone(UNION_TZ).year),
         contact_id=contact.id,
         org=org,
         category=draft.category,
         status=CaseStatus.SUBMITTED.value,
         channel=contact.channel,
         employer=draft.employer.strip() if draft.employer else None,
+        employer_id=decision.employer.id if decision.employer else None,
+        employer_key=employer_key(decision, draft.employer),
         amount=draft.amount,
         amount_text=draft.amount_text,
         headcount=draft.headcount,
         location=draft.location.strip() if draft.location else None,
         description=draft.description,
         facts=dict(draft.facts),
-        urgent=group or draft.category == Category.INJURY.value,
+        urgent=decision.urgent,
+        group_dispute=decision.group_dispute,
+        consent_company_union=draft.consent_company_union,
+        hometown=draft.hometown,
+        province=decision.province,
+        incident_date=draft.incident_date,
+        routing_reason=decision.reason,
         created_at=now,
         updated_at=now,
-        due_at=add_working_days(now, DEFAULT_ACCEPT_DAYS),
         source_key=source_key,
     )
     session.add(case)
     await session.flush()
-    session.add(
-        CaseEvent(
-            case_id=case.id,
-            kind="opened",
-            actor=actor,
-            note=f"案件已登记，分派至 {org.name}（按管辖地分派的规则尚未配置，统一由市总工会受理）",
-            data={"org": org.code, "channel": contact.channel},
-            created_at=now,
-        )
+    for collaborator in decision.collaborators:
+        session.add(CaseCollaborator(case_id=case.id, org_id=collaborator.id, role="liaison", created_at=now))
+    await record_event(
+        session, case=case, now=now,
+        change=Change(
+            "opened", actor, decision.reason,
+            {"org": org.code, "channel": contact.channel, "urgent": decision.urgent},
+            (org.id, *(c.id for c in decision.collaborators)),
+        ),
     )
-    await session.flush()
+    await deadlines.do_schedule_initial(session, case=case, now=now)
+    await _flag_collective(session, case=case, now=now)
     return case
+
+
+async def _flag_collective(session: AsyncSession, *, case: Case, now: datetime) -> None:
+    """≥ 3 open cases against the same employer within 30 days: flag them all, once each,
+    and tell each responsible union body."""
+    if case.employer_key is None:
+        return
+    stmt = select(Case).where(
+        Case.employer_key == case.employer_key,
+        Case.status.in_(OPEN_STATUSES),
+        Case.created_at >= now - COLLECTIVE_WINDOW,
+    )
+    related = list((await session.execute(stmt)).scalars())
+    if len(related) < COLLECTIVE_MIN_CASES:
+        return
+    numbers = sorted(c.number for c in related)
+    for other in related:
+        if other.collective:
+            continue
+        other.collective = True
+        await record_event(
+            session, case=other, now=now,
+            change=Change(
+                "collective_flagged", "system:collective",
+                f"30天内有{len(related)}起针对「{case.employer}」的案件，可能是群体性纠纷：{'、'.join(numbers)}",
+                {"cases": numbers}, (other.org_id,),
+            ),
+        )

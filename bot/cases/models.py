@@ -6,10 +6,10 @@ Relationships load with ``lazy="raise_on_sql"``: async code must say what it loa
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from bot.db import Base, UTCDateTime, utcnow
@@ -32,9 +32,36 @@ class CaseStatus(str, enum.Enum):
     SUBMITTED = "submitted"
     ACCEPTED = "accepted"
     IN_PROGRESS = "in_progress"
+    REFERRED = "referred"  # waiting for an outside agency (arbitration, labour inspection …)
     RESOLVED = "resolved"
     CLOSED = "closed"
     WITHDRAWN = "withdrawn"
+
+
+OPEN_STATUSES = (
+    CaseStatus.SUBMITTED.value,
+    CaseStatus.ACCEPTED.value,
+    CaseStatus.IN_PROGRESS.value,
+    CaseStatus.REFERRED.value,
+)
+
+
+class Outcome(str, enum.Enum):
+    PAID_IN_FULL = "paid_in_full"
+    PAID_IN_PART = "paid_in_part"
+    INSTALMENT_AGREEMENT = "instalment_agreement"
+    REFERRED_TO_ARBITRATION = "referred_to_arbitration"
+    REFERRED_TO_LABOUR_INSPECTION = "referred_to_labour_inspection"
+    WITHDRAWN = "withdrawn"
+    NOT_SUBSTANTIATED = "not_substantiated"
+
+
+# Outcomes that count as the union having got the worker a result (success rate).
+SUCCESSFUL_OUTCOMES = (
+    Outcome.PAID_IN_FULL.value,
+    Outcome.PAID_IN_PART.value,
+    Outcome.INSTALMENT_AGREEMENT.value,
+)
 
 
 class Contact(Base):
@@ -110,6 +137,8 @@ class Org(Base):
     name: Mapped[str] = mapped_column(String(128))
     kind: Mapped[str] = mapped_column(String(32))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("orgs.id"), index=True)
+    # Liaison offices serve workers from one home province (江西, 河南 …).
+    province: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -142,8 +171,27 @@ class Case(Base):
     # Topic-specific facts (period owed, hours, injury date …) and secondary topics.
     facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    group_dispute: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Whether the worker agreed that their own company's union may be told (drives routing).
+    consent_company_union: Mapped[bool] = mapped_column(Boolean, default=False)
+    employer_id: Mapped[int | None] = mapped_column(ForeignKey("employers.id"), index=True)
+    hometown: Mapped[str | None] = mapped_column(String(64))
+    province: Mapped[str | None] = mapped_column(String(16))
+    incident_date: Mapped[date | None] = mapped_column(Date)
+    routing_reason: Mapped[str | None] = mapped_column(Text)
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    amount_recovered: Mapped[int | None] = mapped_column(BigInteger)
+    # Same employer, however it was written (known employer id, else the normalised name):
+    # open cases sharing it are flagged together as a possible collective dispute.
+    employer_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    collective: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The nearest open deadline, denormalised for lists and the worker's status replies.
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Identity of the request that opened the case (e.g. the Rasa sender + message id of the
     # worker's confirmation): a retried request finds the case instead of opening a second.
@@ -170,3 +218,41 @@ class CaseEvent(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     case: Mapped[Case] = relationship(back_populates="events", lazy="raise_on_sql")
+
+
+class DeadlineKind(str, enum.Enum):
+    ACCEPT = "accept"
+    RESPOND = "respond"  # first substantive response
+    RESOLVE = "resolve"
+    INJURY_RECOGNITION = "injury_recognition"  # 工伤认定: 1 year from the incident
+    REFERRAL_REPLY = "referral_reply"  # the outside agency's answer
+
+
+class CaseDeadline(Base):
+    """One deadline of a case. ``breached_at`` is set once, by whoever claims the breach."""
+
+    __tablename__ = "case_deadlines"
+    __table_args__ = (Index("ix_case_deadlines_open_due", "met_at", "breached_at", "due_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    met_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    breached_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class CaseCollaborator(Base):
+    """Another union body that follows a case (the worker's hometown liaison office)."""
+
+    __tablename__ = "case_collaborators"
+    __table_args__ = (UniqueConstraint("case_id", "org_id"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"))
+    role: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,3 @@
+"""Imports every table module so ``Base.metadata`` is complete (migrations, tests)."""
+
+from bot.cases import evidence, models, org_models, outbox, review  # noqa: F401
