@@ -109,6 +109,113 @@ def cmd_cases_show(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _actor(args: argparse.Namespace) -> str:
+    return f"staff:{args.actor}"
+
+
+def _when(text: str | None):  # type: ignore[no-untyped-def]
+    """An ISO date or datetime given on the command line, in union time when naive."""
+    from datetime import datetime
+
+    from bot.cases.deadlines import UNION_TZ
+
+    if text is None:
+        return None
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=UNION_TZ)
+
+
+def _run_domain(settings: Settings, work) -> int:  # type: ignore[no-untyped-def]
+    from bot.cases.errors import DomainError
+
+    try:
+        result = asyncio.run(_with_session(settings, work))
+    except DomainError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if result is not None:
+        print(result)
+    return 0
+
+
+def cmd_cases_update(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.cases.commands import do_update_status
+    from bot.db import utcnow
+
+    async def work(session):  # type: ignore[no-untyped-def]
+        event = await do_update_status(
+            session, number=args.number, status=args.status, note=args.note, actor=_actor(args),
+            now=utcnow(), outcome=args.outcome, amount_recovered=args.amount_recovered,
+            agency=args.agency, reply_due=_when(args.reply_due),
+        )
+        return f"{args.number.upper()}: {event.kind}（已通知职工）"
+
+    return _run_domain(settings, work)
+
+
+def cmd_cases_escalate(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.cases.commands import do_escalate_by_number
+    from bot.db import utcnow
+
+    async def work(session):  # type: ignore[no-untyped-def]
+        event = await do_escalate_by_number(session, number=args.number, reason=args.reason, actor=_actor(args), now=utcnow())
+        return event.note
+
+    return _run_domain(settings, work)
+
+
+def cmd_cases_reassign(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.cases.commands import do_reassign_by_number
+    from bot.db import utcnow
+
+    async def work(session):  # type: ignore[no-untyped-def]
+        event = await do_reassign_by_number(
+            session, number=args.number, org_code=args.org, note=args.note, actor=_actor(args), now=utcnow()
+        )
+        return event.note
+
+    return _run_domain(settings, work)
+
+
+def cmd_cases_stats(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.cases.orgs import get_org_by_code_or_raise
+    from bot.cases.stats import compute_stats, format_stats, stats_as_dict
+    from bot.db import utcnow
+
+    since, until = _when(args.since), _when(args.until)
+
+    async def work(session):  # type: ignore[no-untyped-def]
+        org = await get_org_by_code_or_raise(session, code=args.org) if args.org else None
+        stats = await compute_stats(session, org_id=org.id if org else None, since=since, until=until, now=utcnow())
+        if args.json:
+            return json.dumps(stats_as_dict(stats), ensure_ascii=False, indent=2, default=str)
+        return format_stats(stats, org_name=org.name if org else "全部", since=since, until=until)
+
+    return _run_domain(settings, work)
+
+
+def cmd_tick(settings: Settings, args: argparse.Namespace) -> int:
+    """One scheduler round and one dispatcher round, as the gateway does continuously."""
+    from bot.cases.scheduler import do_process_breaches
+    from bot.db import create_engine, create_sessionmaker, session_scope, utcnow
+    from bot.notify.dispatcher import Dispatcher, LogSender
+
+    async def run() -> tuple[int, int]:
+        engine = create_engine(settings.database_url)
+        try:
+            sessionmaker = create_sessionmaker(engine)
+            async with session_scope(sessionmaker) as session:
+                breaches = await do_process_breaches(session, now=utcnow())
+            sent = await Dispatcher(sessionmaker=sessionmaker, senders={}, fallback=LogSender()).run_once(now=utcnow())
+            return len(breaches), sent
+        finally:
+            await engine.dispose()
+
+    breaches, sent = asyncio.run(run())
+    print(f"deadlines breached: {breaches}; notifications sent: {sent}")
+    return 0
+
+
 def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
     from bot.training.models import TrainingError, ensure_model
 
@@ -156,6 +263,40 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("number")
     show.add_argument("--json", action="store_true")
     show.set_defaults(func=cmd_cases_show)
+
+    update = cases.add_parser("update", help="change a case's status as staff would (the worker is told)")
+    update.add_argument("number")
+    update.add_argument("--status", required=True,
+                        choices=["accepted", "in_progress", "referred", "resolved", "closed", "withdrawn"])
+    update.add_argument("--note")
+    update.add_argument("--outcome", help="with --status resolved: paid_in_full, paid_in_part, …")
+    update.add_argument("--amount-recovered", type=int)
+    update.add_argument("--agency", help="with --status referred: who the case goes to")
+    update.add_argument("--reply-due", help="with --status referred: ISO date the agency must answer by")
+    update.add_argument("--actor", default="cli")
+    update.set_defaults(func=cmd_cases_update)
+
+    escalate = cases.add_parser("escalate", help="move a case to the union above, with a reason")
+    escalate.add_argument("number")
+    escalate.add_argument("--reason", required=True)
+    escalate.add_argument("--actor", default="cli")
+    escalate.set_defaults(func=cmd_cases_escalate)
+
+    reassign = cases.add_parser("reassign", help="give a case to another union body")
+    reassign.add_argument("number")
+    reassign.add_argument("--org", required=True, help="code of the union body")
+    reassign.add_argument("--note", required=True)
+    reassign.add_argument("--actor", default="cli")
+    reassign.set_defaults(func=cmd_cases_reassign)
+
+    stats = cases.add_parser("stats", help="figures for a union and everything below it")
+    stats.add_argument("--org", help="code of the union body (default: all)")
+    stats.add_argument("--since", help="ISO date, cases opened from then")
+    stats.add_argument("--until", help="ISO date, cases opened before then")
+    stats.add_argument("--json", action="store_true")
+    stats.set_defaults(func=cmd_cases_stats)
+
+    sub.add_parser("tick", help="run the deadline scheduler and the dispatcher once").set_defaults(func=cmd_tick)
     return parser
 
 

@@ -35,6 +35,19 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
     return value
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from exc
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
 def _url(env: Mapping[str, str], name: str, default: str) -> str:
     value = env.get(name) or default
     if not value.startswith(("http://", "https://")):
@@ -87,6 +100,10 @@ class Settings:
     # when nobody but this machine can reach it.
     webchat_enabled: bool = True
     disabled_channels: tuple[str, ...] = field(default=())
+    # The deadline scheduler and outbox dispatcher run inside every gateway.
+    background_jobs: bool = True
+    scheduler_interval: float = 60.0
+    dispatch_interval: float = 2.0
 
     @property
     def gateway_url(self) -> str:
@@ -151,4 +168,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
         telegram=telegram,
         webchat_enabled=webchat,
         disabled_channels=tuple(disabled),
+        background_jobs=(env.get("BACKGROUND_JOBS") or "1").lower() not in ("0", "false", "no"),
+        scheduler_interval=_float(env, "SCHEDULER_INTERVAL", 60.0),
+        dispatch_interval=_float(env, "DISPATCH_INTERVAL", 2.0),
     )

@@ -20,6 +20,7 @@ from sqlalchemy.orm import selectinload
 from bot.cases import deadlines
 from bot.cases.deadlines import UNION_TZ
 from bot.cases.errors import InvalidInput
+from bot.cases.evidence import do_attach_pending_evidence
 from bot.cases.models import (
     OPEN_STATUSES, Case, CaseCollaborator, CaseCounter, CaseStatus, Category, Contact, Org,
 )
@@ -160,6 +161,7 @@ async def do_open_case(
         ),
     )
     await deadlines.do_schedule_initial(session, case=case, now=now)
+    await do_attach_pending_evidence(session, case=case, now=now)
     await _flag_collective(session, case=case, now=now)
     return case
 
@@ -173,6 +175,7 @@ async def _flag_collective(session: AsyncSession, *, case: Case, now: datetime) 
         Case.employer_key == case.employer_key,
         Case.status.in_(OPEN_STATUSES),
         Case.created_at >= now - COLLECTIVE_WINDOW,
+        Case.created_at <= now,
     )
     related = list((await session.execute(stmt)).scalars())
     if len(related) < COLLECTIVE_MIN_CASES:

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from bot.cases.errors import NotFound
-from bot.cases.models import Case, CaseEvent
+from bot.cases.models import Case, CaseDeadline, CaseEvent
 
 
 def _iso(value: Any) -> str | None:
@@ -33,6 +33,8 @@ def case_summary(case: Case) -> dict[str, Any]:
         "created_at": _iso(case.created_at),
         "due_at": _iso(case.due_at),
         "urgent": case.urgent,
+        "group_dispute": case.group_dispute,
+        "collective": case.collective,
     }
 
 
@@ -76,10 +78,25 @@ async def get_case_detail_or_raise(session: AsyncSession, *, number: str) -> dic
     if case is None:
         raise NotFound(f"no case numbered {number!r}")
     detail = case_summary(case)
+    deadlines = (
+        await session.execute(select(CaseDeadline).where(CaseDeadline.case_id == case.id).order_by(CaseDeadline.id))
+    ).scalars()
     detail.update(
         description=case.description,
         facts=case.facts,
+        routing_reason=case.routing_reason,
+        consent_company_union=case.consent_company_union,
+        hometown=case.hometown,
+        province=case.province,
+        incident_date=_iso(case.incident_date),
+        outcome=case.outcome,
+        amount_recovered=case.amount_recovered,
         updated_at=_iso(case.updated_at),
+        deadlines=[
+            {"kind": d.kind, "due_at": _iso(d.due_at), "met_at": _iso(d.met_at),
+             "breached_at": _iso(d.breached_at), "cancelled_at": _iso(d.cancelled_at)}
+            for d in deadlines
+        ],
         events=[_event_dict(e) for e in case.events],
     )
     return detail

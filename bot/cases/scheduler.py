@@ -78,11 +78,14 @@ async def do_process_breaches(session: AsyncSession, *, now: datetime, limit: in
 async def _act(session: AsyncSession, *, case: Case, deadline: CaseDeadline, now: datetime) -> Breach:
     due_words = f"{KIND_WORDS.get(deadline.kind, deadline.kind)}时限（{deadline.due_at.astimezone(UNION_TZ):%m月%d日 %H:%M}）已过"
     if deadline.kind in SLA_KINDS and deadline.org_id == case.org_id:
-        event = await do_escalate(session, case=case, actor=SCHEDULER_ACTOR, now=now, reason=due_words)
+        event = await do_escalate(
+            session, case=case, actor=SCHEDULER_ACTOR, now=now, reason=due_words, deadline_id=deadline.id
+        )
         if event is not None:
             logger.info("case %s escalated: %s", case.number, due_words)
             return Breach(case.number, deadline.kind, escalated=True)
     # At the top of the hierarchy, or a deadline that does not escalate: say so loudly.
     await record_event(session, case=case, now=now, change=Change(
-        "deadline_breached", SCHEDULER_ACTOR, due_words, {"deadline": deadline.kind}, (case.org_id,)))
+        "deadline_breached", SCHEDULER_ACTOR, due_words,
+        {"deadline": deadline.kind, "deadline_id": deadline.id}, (case.org_id,)))
     return Breach(case.number, deadline.kind, escalated=False)

@@ -234,16 +234,22 @@ async def do_reopen(session: AsyncSession, *, case: Case, actor: str, now: datet
 
 
 async def do_escalate(
-    session: AsyncSession, *, case: Case, actor: str, now: datetime, reason: str
+    session: AsyncSession, *, case: Case, actor: str, now: datetime, reason: str,
+    deadline_id: int | None = None,
 ) -> CaseEvent | None:
-    """Move the case to the parent of its responsible org; ``None`` at the top (city)."""
+    """Move the case to the parent of its responsible org; ``None`` at the top (city).
+
+    ``deadline_id`` names the breached deadline when the scheduler escalates, so the
+    timeline shows which breach caused which escalation.
+    """
     check_transition(case, "escalate")
     current = await session.get_one(Org, case.org_id)
     if current.parent_id is None:
         return None
     parent = await session.get_one(Org, current.parent_id)
     return await _move(session, case=case, to=parent, kind="escalated", actor=actor, now=now,
-                       note=f"{reason}，由 {current.name} 上报至 {parent.name}", previous=current)
+                       note=f"{reason}，由 {current.name} 上报至 {parent.name}", previous=current,
+                       extra={"deadline_id": deadline_id} if deadline_id else {})
 
 
 async def do_reassign(session: AsyncSession, *, case: Case, actor: str, now: datetime, to_org_id: int, note: str) -> CaseEvent:
@@ -255,17 +261,16 @@ async def do_reassign(session: AsyncSession, *, case: Case, actor: str, now: dat
     if target.id == current.id:
         raise InvalidInput(f"案件已由 {target.name} 负责")
     return await _move(session, case=case, to=target, kind="reassigned", actor=actor, now=now,
-                       note=f"{note}：由 {current.name} 改派至 {target.name}", previous=current)
+                       note=f"{note}：由 {current.name} 改派至 {target.name}", previous=current, extra={})
 
 
 async def _move(
-    session: AsyncSession, *, case: Case, to: Org, kind: str, actor: str, now: datetime, note: str, previous: Org
+    session: AsyncSession, *, case: Case, to: Org, kind: str, actor: str, now: datetime, note: str,
+    previous: Org, extra: dict[str, Any],
 ) -> CaseEvent:
     case.org_id = to.id
     notify = (previous.id, to.id, *await _collaborator_ids(session, case))
-    event = await record_event(
-        session, case=case, now=now,
-        change=Change(kind, actor, note, {"from_org": previous.code, "to_org": to.code, "org": to.name}, notify),
-    )
+    data = {"from_org": previous.code, "to_org": to.code, "org": to.name, **extra}
+    event = await record_event(session, case=case, now=now, change=Change(kind, actor, note, data, notify))
     await deadlines.do_schedule_pending(session, case=case, now=now)
     return event

@@ -13,6 +13,7 @@ from bot.db import create_engine, create_sessionmaker
 from bot.dialogue.pipeline import InboundPipeline
 from bot.dialogue.rasa_client import RasaClient
 from bot.settings import Settings
+from bot.web.background import background_jobs
 from bot.web.errors import error_middleware
 from bot.web.health import healthz
 from bot.web.keys import ENGINE, HTTP, METRICS, PIPELINE, RASA, SESSIONMAKER, SETTINGS
@@ -39,6 +40,7 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=2 * 1024 * 1024)
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_resources)
+    app.cleanup_ctx.append(background_jobs)
     metrics = app[METRICS] = Metrics()
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics.view)

@@ -37,7 +37,7 @@ async def gateway(database_url: str, tmp_path) -> AsyncIterator[str]:
     )
     engine = create_engine(database_url)
     async with session_scope(create_sessionmaker(engine)) as session:
-        await do_seed_demo(session)
+        await do_seed_demo(session, history=False)
     await engine.dispose()
     runner = web.AppRunner(create_app(settings))
     await runner.setup()

@@ -1,0 +1,76 @@
+"""`python -m bot …` as staff and operators use it, against a fresh SQLite file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def cli(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    var = tmp_path_factory.mktemp("cli")
+    env = {**os.environ, "GONGYOU_VAR_DIR": str(var), "DATABASE_URL": f"sqlite+aiosqlite:///{var}/cli.db"}
+
+    def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([sys.executable, "-m", "bot", *args], cwd=ROOT, env=env,
+                                capture_output=True, text=True, timeout=120)
+        if ok:
+            assert result.returncode == 0, result.stderr
+        return result
+
+    run("seed-demo")
+    return run
+
+
+def test_seed_demo_is_idempotent(cli) -> None:  # type: ignore[no-untyped-def]
+    before = json.loads(cli("cases", "list", "--json").stdout)
+    assert "(0 union bodies created)" in cli("seed-demo").stdout
+    assert json.loads(cli("cases", "list", "--json").stdout) == before
+
+
+def test_list_and_show_print_what_the_architecture_promises(cli) -> None:  # type: ignore[no-untyped-def]
+    cases = json.loads(cli("cases", "list", "--json").stdout)
+    assert len(cases) >= 36
+    keys = {"number", "category", "status", "employer", "amount", "headcount", "location", "org",
+            "channel", "created_at", "due_at", "urgent"}
+    assert all(keys <= set(c) for c in cases)
+    detail = json.loads(cli("cases", "show", cases[0]["number"], "--json").stdout)
+    assert detail["events"][0]["kind"] == "opened" and detail["routing_reason"]
+    missing = cli("cases", "show", "GY-1999-000001", ok=False)
+    assert missing.returncode == 1 and "no case numbered" in missing.stderr
+
+
+def test_staff_update_tells_the_worker(cli) -> None:  # type: ignore[no-untyped-def]
+    submitted = json.loads(cli("cases", "list", "--json", "--status", "submitted").stdout)[0]["number"]
+    out = cli("cases", "update", submitted, "--status", "accepted", "--note", "已联系雇主").stdout
+    assert f"{submitted}: accepted" in out
+    refused = cli("cases", "update", submitted, "--status", "accepted", ok=False)
+    assert refused.returncode == 1 and "当前状态为「已受理」，不能受理" in refused.stderr
+    tick = cli("tick")
+    assert "notifications sent:" in tick.stdout and f"您的案件 {submitted} 已被工会受理" in tick.stderr
+    detail = json.loads(cli("cases", "show", submitted, "--json").stdout)
+    assert detail["status"] == "accepted" and detail["events"][-1]["note"] == "已联系雇主"
+
+
+def test_resolving_needs_an_outcome(cli) -> None:  # type: ignore[no-untyped-def]
+    number = json.loads(cli("cases", "list", "--json", "--status", "in_progress").stdout)[0]["number"]
+    refused = cli("cases", "update", number, "--status", "resolved", ok=False)
+    assert "needs --outcome" in refused.stderr
+    cli("cases", "update", number, "--status", "resolved", "--outcome", "paid_in_full", "--amount-recovered", "6000")
+    assert json.loads(cli("cases", "show", number, "--json").stdout)["amount_recovered"] == 6000
+
+
+def test_stats_for_the_city_and_for_a_subtree(cli) -> None:  # type: ignore[no-untyped-def]
+    everything = json.loads(cli("cases", "stats", "--json").stdout)
+    assert everything["total"] >= 36 and everything["money_recovered"] > 0
+    text = cli("cases", "stats", "--org", "city").stdout
+    assert "义乌市总工会" in text
+    unknown = cli("cases", "stats", "--org", "nowhere", ok=False)
+    assert unknown.returncode == 1 and "nowhere" in unknown.stderr
