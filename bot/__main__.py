@@ -194,6 +194,29 @@ def cmd_cases_stats(settings: Settings, args: argparse.Namespace) -> int:
     return _run_domain(settings, work)
 
 
+def cmd_createadmin(settings: Settings, args: argparse.Namespace) -> int:
+    """An admin of ``--org`` (default: the city federation); the password comes from
+    ``GONGYOU_ADMIN_PASSWORD`` or is asked for, never from the command line."""
+    import getpass
+
+    from bot.cases.staff import do_create_staff_user
+
+    try:
+        password = os.environ.get("GONGYOU_ADMIN_PASSWORD") or getpass.getpass("password: ")
+    except EOFError:
+        print("error: no password given (set GONGYOU_ADMIN_PASSWORD or run in a terminal)", file=sys.stderr)
+        return 1
+
+    async def work(session):  # type: ignore[no-untyped-def]
+        user = await do_create_staff_user(
+            session, username=args.username, display_name=args.name or args.username,
+            org_code=args.org, role="admin", password=password,
+        )
+        return f"admin {user.username} created for org {args.org}"
+
+    return _run_domain(settings, work)
+
+
 def cmd_tick(settings: Settings, args: argparse.Namespace) -> int:
     """One scheduler round and one dispatcher round, as the gateway does continuously."""
     from bot.cases.scheduler import do_process_breaches
@@ -297,6 +320,11 @@ def build_parser() -> argparse.ArgumentParser:
     stats.set_defaults(func=cmd_cases_stats)
 
     sub.add_parser("tick", help="run the deadline scheduler and the dispatcher once").set_defaults(func=cmd_tick)
+    admin = sub.add_parser("createadmin", help="create an admin account (password from GONGYOU_ADMIN_PASSWORD or a prompt)")
+    admin.add_argument("--username", required=True)
+    admin.add_argument("--name")
+    admin.add_argument("--org", default="city")
+    admin.set_defaults(func=cmd_createadmin)
     return parser
 
 

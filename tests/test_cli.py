@@ -18,14 +18,15 @@ def cli(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-de
     var = tmp_path_factory.mktemp("cli")
     env = {**os.environ, "GONGYOU_VAR_DIR": str(var), "DATABASE_URL": f"sqlite+aiosqlite:///{var}/cli.db"}
 
-    def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([sys.executable, "-m", "bot", *args], cwd=ROOT, env=env,
-                                capture_output=True, text=True, timeout=120)
+    def run(*args: str, ok: bool = True, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([sys.executable, "-m", "bot", *args], cwd=ROOT, env={**env, **(extra_env or {})},
+                                capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
         if ok:
             assert result.returncode == 0, result.stderr
         return result
 
     run("seed-demo")
+    run.db = var / "cli.db"  # type: ignore[attr-defined]
     return run
 
 
@@ -74,3 +75,19 @@ def test_stats_for_the_city_and_for_a_subtree(cli) -> None:  # type: ignore[no-u
     assert "义乌市总工会" in text
     unknown = cli("cases", "stats", "--org", "nowhere", ok=False)
     assert unknown.returncode == 1 and "nowhere" in unknown.stderr
+
+
+def test_createadmin_stores_no_clear_password(cli) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+
+    password = {"GONGYOU_ADMIN_PASSWORD": "correct horse battery"}
+    out = cli("createadmin", "--username", "admin1", "--name", "管理员", extra_env=password).stdout
+    again = cli("createadmin", "--username", "admin1", ok=False, extra_env=password)
+    no_password = cli("createadmin", "--username", "admin2", ok=False)
+    assert "admin admin1 created" in out and "is taken" in again.stderr
+    assert "no password" in no_password.stderr and "Traceback" not in no_password.stderr
+    stored = sqlite3.connect(cli.db).execute("SELECT password_hash FROM staff_users WHERE username='admin1'").fetchone()[0]
+    from bot.cases.staff import verify_password
+
+    assert "correct horse" not in stored and verify_password("correct horse battery", stored)
+    assert not verify_password("wrong password!", stored)
