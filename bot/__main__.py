@@ -251,6 +251,29 @@ def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.training.evaluate import run_eval
+    from bot.training.models import TrainingError
+
+    try:
+        out, summary = run_eval(PROJECT_ROOT, rasa_bin=_rasa_bin(), folds=args.folds)
+    except TrainingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    diet, base = summary["diet"], summary["baseline_tfidf_logreg"]
+    print(f"held-out messages: {summary['heldout_examples']} (training examples: {summary['train_examples']})")
+    print(f"{'':28}{'DIET':>8}{'baseline':>10}")
+    for key in ("accuracy", "macro_f1", "dispute_macro_f1", "min_intent_f1"):
+        print(f"{key:28}{diet[key]:>8.3f}{base[key]:>10.3f}")
+    for entity, f1 in diet["judged_entity_f1"].items():
+        print(f"entity F1 {entity:18}{f1:>8.3f}")
+    if "cross_validation" in summary:
+        cv = summary["cross_validation"]
+        print(f"{args.folds}-fold cross-validation: accuracy {cv.get('accuracy')}, macro-F1 {cv.get('macro_f1')}")
+    print(f"report: {(out / 'report.md').relative_to(PROJECT_ROOT)} ({summary['seconds']} s)")
+    return 0
+
+
 def cmd_stack(settings: Settings, args: argparse.Namespace) -> int:
     from bot.stack import run_stack
     from bot.training.models import TrainingError, ensure_model
@@ -274,6 +297,10 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train the Rasa model unless one exists for the current data")
     train.add_argument("--force", action="store_true", help="train even if a model exists")
     train.set_defaults(func=cmd_train)
+
+    evaluation = sub.add_parser("eval", help="score the NLU model on the held-out set, cross-validate, compare with a baseline")
+    evaluation.add_argument("--folds", type=int, default=5, help="cross-validation folds (0 = skip)")
+    evaluation.set_defaults(func=cmd_eval)
 
     cases = sub.add_parser("cases", help="the case store").add_subparsers(dest="cases_command", required=True)
     listing = cases.add_parser("list", help="list cases, newest first")

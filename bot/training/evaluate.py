@@ -1,0 +1,165 @@
+"""`python -m bot eval`: how well the model understands messages it never saw.
+
+1. Train an NLU model on ``nlu/`` (cached by the hash of the data and config).
+2. Score the held-out set ``tests/nlu/heldout.yml`` (written apart from the training data,
+   never trained on) with ``rasa test nlu``: per-intent report, confusion matrix PNG,
+   misclassified messages.
+3. Optionally 5-fold cross-validation on the training data (``rasa test nlu --cross-validation``).
+4. Score a TF-IDF + logistic-regression baseline on the same split.
+5. Write ``var/reports/<time>/report.md`` and ``summary.json`` with the figures nlu.md judges:
+   accuracy, topic macro-F1, per-intent F1, exact-span entity F1 — DIET beside the baseline.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bot.training.baseline import baseline_predictions
+from bot.training.metrics import (
+    CONTRACT_INTENTS, DISPUTE_INTENTS, JUDGED_ENTITIES, accuracy, entity_scores, intent_scores, macro_f1,
+)
+from bot.training.models import TrainingError, cache_dir, training_hash
+from bot.training.nludata import Example, read_examples
+
+HELDOUT = Path("tests/nlu/heldout.yml")
+TARGETS = {"accuracy": 0.93, "macro_f1": 0.92, "min_intent_f1": 0.85, "entity_f1": 0.85}
+
+
+def _rasa(root: Path, rasa_bin: Path, args: list[str], log: Path) -> None:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+           "RASA_TELEMETRY_ENABLED": "false"}
+    with log.open("ab") as handle:
+        result = subprocess.run([str(rasa_bin), *args], cwd=root, stdout=handle, stderr=subprocess.STDOUT, env=env)
+    if result.returncode != 0:
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+        raise TrainingError(f"rasa {args[0]} {args[1] if len(args) > 1 else ''} failed; see {log}:\n{tail}")
+
+
+def nlu_model(root: Path, rasa_bin: Path, log: Path) -> Path:
+    """An NLU-only model of the current data and config, trained once per hash."""
+    name = f"nlu-{training_hash(root)[:16]}"
+    target = root / "models" / "nlu" / f"{name}.tar.gz"
+    cached = cache_dir() / "nlu" / target.name
+    if target.exists():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if cached.exists():
+        target.write_bytes(cached.read_bytes())
+        return target
+    _rasa(root, rasa_bin, ["train", "nlu", "--nlu", "nlu", "--config", "config.yml", "--domain", "domain.yml",
+                           "--out", str(target.parent), "--fixed-model-name", name], log)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_bytes(target.read_bytes())
+    return target
+
+
+def _load(path: Path) -> list[dict[str, Any]]:
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else []
+
+
+def diet_predictions(out: Path, examples: list[Example]) -> tuple[list[str], list[set[tuple[int, int, str]]]]:
+    """Per held-out message: predicted intent and entity spans, from rasa's own output files."""
+    intents: dict[str, str] = {}
+    for row in _load(out / "intent_successes.json") + _load(out / "intent_errors.json"):
+        intents[row["text"]] = (row.get("intent_prediction") or {}).get("name") or "None"
+    entities: dict[str, set[tuple[int, int, str]]] = {}
+    for row in _load(out / "DIETClassifier_successes.json") + _load(out / "DIETClassifier_errors.json"):
+        entities[row["text"]] = {(e["start"], e["end"], e["entity"]) for e in row.get("predicted_entities", [])}
+    # rasa writes entity rows only for messages with gold or predicted entities: none is none
+    return [intents.get(e.text, "None") for e in examples], [entities.get(e.text, set()) for e in examples]
+
+
+def score(examples: list[Example], intents: list[str], spans: list[set[tuple[int, int, str]]] | None) -> dict[str, Any]:
+    gold = [e.intent for e in examples]
+    judged = [(g, p) for g, p in zip(gold, intents) if g in CONTRACT_INTENTS]
+    g_j, p_j = [g for g, _ in judged], [p for _, p in judged]
+    per_intent = intent_scores(g_j, p_j)
+    result: dict[str, Any] = {
+        "messages": len(judged),
+        "accuracy": accuracy(g_j, p_j),
+        "macro_f1": macro_f1(per_intent, CONTRACT_INTENTS),
+        "dispute_macro_f1": macro_f1(per_intent, DISPUTE_INTENTS),
+        "min_intent_f1": min(per_intent[i].f1 for i in CONTRACT_INTENTS if i in per_intent),
+        "per_intent": {k: asdict(v) for k, v in per_intent.items()},
+    }
+    if spans is not None:
+        ents = entity_scores([{(s.start, s.end, s.entity) for s in e.entities} for e in examples], spans)
+        result["entities"] = {k: asdict(v) for k, v in ents.items()}
+        result["judged_entity_f1"] = {k: ents[k].f1 if k in ents else 0.0 for k in JUDGED_ENTITIES}
+    return result
+
+
+def run_eval(root: Path, *, rasa_bin: Path, folds: int = 5) -> tuple[Path, dict[str, Any]]:
+    """Run the whole evaluation; returns the report folder and the summary."""
+    out = root / "var" / "reports" / datetime.now().strftime("%Y%m%d-%H%M%S")
+    out.mkdir(parents=True, exist_ok=True)
+    log = out / "rasa.log"
+    started = time.monotonic()
+    model = nlu_model(root, rasa_bin, log)
+    heldout_dir = out / "heldout"
+    _rasa(root, rasa_bin, ["test", "nlu", "--model", str(model), "--nlu", str(HELDOUT), "--out", str(heldout_dir),
+                           "--successes"], log)
+    train, test = read_examples(root / "nlu"), read_examples(root / HELDOUT)
+    intents, spans = diet_predictions(heldout_dir, test)
+    summary: dict[str, Any] = {
+        "model": model.name, "train_examples": len(train), "heldout_examples": len(test), "targets": TARGETS,
+        "diet": score(test, intents, spans),
+        "baseline_tfidf_logreg": score(test, baseline_predictions(train, test), None),
+        "misclassified": [
+            {"text": e.text, "gold": e.intent, "predicted": p} for e, p in zip(test, intents) if p != e.intent
+        ],
+    }
+    if folds:
+        cv_dir = out / "cross_validation"
+        _rasa(root, rasa_bin, ["test", "nlu", "--nlu", "nlu", "--config", "config.yml", "--cross-validation",
+                               "--folds", str(folds), "--out", str(cv_dir)], log)
+        summary["cross_validation"] = _cv_summary(cv_dir)
+    summary["seconds"] = round(time.monotonic() - started)
+    (out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
+    (out / "report.md").write_text(render_report(summary), encoding="utf-8")
+    return out, summary
+
+
+def _cv_summary(cv_dir: Path) -> dict[str, Any]:
+    report = _load(cv_dir / "intent_report.json") or {}
+    if isinstance(report, dict) and "accuracy" in report:
+        return {"accuracy": report.get("accuracy"), "macro_f1": (report.get("macro avg") or {}).get("f1-score"),
+                "per_intent_f1": {k: v.get("f1-score") for k, v in report.items() if isinstance(v, dict) and k in CONTRACT_INTENTS}}
+    return {"note": f"see {cv_dir}"}
+
+
+def render_report(summary: dict[str, Any]) -> str:
+    diet, base = summary["diet"], summary["baseline_tfidf_logreg"]
+    lines = [
+        f"# NLU evaluation — {summary['model']}",
+        "",
+        f"Training examples: {summary['train_examples']}; held-out messages: {summary['heldout_examples']} "
+        f"(written apart from the training data, never trained on).",
+        "",
+        "| figure | DIET pipeline | TF-IDF + LogReg baseline | target |",
+        "|---|---|---|---|",
+        f"| accuracy | {diet['accuracy']:.3f} | {base['accuracy']:.3f} | ≥ {TARGETS['accuracy']} |",
+        f"| macro-F1 (contract intents) | {diet['macro_f1']:.3f} | {base['macro_f1']:.3f} | ≥ {TARGETS['macro_f1']} |",
+        f"| macro-F1 (5 dispute topics) | {diet['dispute_macro_f1']:.3f} | {base['dispute_macro_f1']:.3f} | |",
+        f"| lowest intent F1 | {diet['min_intent_f1']:.3f} | {base['min_intent_f1']:.3f} | ≥ {TARGETS['min_intent_f1']} |",
+    ]
+    for entity, f1 in diet.get("judged_entity_f1", {}).items():
+        lines.append(f"| entity F1 `{entity}` (exact span) | {f1:.3f} | — | ≥ {TARGETS['entity_f1']} |")
+    lines += ["", "## Per intent (held-out)", "", "| intent | P | R | F1 | n | baseline F1 |", "|---|---|---|---|---|---|"]
+    for intent in CONTRACT_INTENTS:
+        d, b = diet["per_intent"].get(intent), base["per_intent"].get(intent)
+        if d:
+            lines.append(f"| {intent} | {d['precision']:.2f} | {d['recall']:.2f} | {d['f1']:.2f} | {d['support']} | {b['f1']:.2f} |")
+    if "cross_validation" in summary:
+        cv = summary["cross_validation"]
+        lines += ["", "## 5-fold cross-validation (training data)", "", f"accuracy {cv.get('accuracy')}, macro-F1 {cv.get('macro_f1')}"]
+    lines += ["", "Confusion matrix: `heldout/intent_confusion_matrix.png`.", "", "## Misclassified held-out messages", ""]
+    lines += [f"- {m['text']} — gold `{m['gold']}`, predicted `{m['predicted']}`" for m in summary["misclassified"]]
+    return "\n".join(lines) + "\n"
