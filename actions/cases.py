@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import date, timedelta
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -13,15 +14,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from actions import store
 from actions.texts import CATEGORY_NAMES, STATUS_NAMES, local_time
+from bot.cases.deadlines import INJURY_RECOGNITION_DAYS
 from bot.cases.intake import CaseDraft, do_open_case
 from bot.cases.messages import get_contact_by_sender_id, get_or_create_contact
 from bot.cases.models import Contact
 from bot.cases.queries import list_cases
+from actions.dispute_form import FORM_SLOTS
+from actions.questions import say
 from bot.normalize import parse_duration_months, parse_headcount
 
 logger = logging.getLogger(__name__)
 
-FORM_SLOTS = ("employer", "location", "amount", "amount_yuan", "confirmed", "dispute_text")
+FACT_SLOTS = {
+    "unpaid_wages": ("duration", "headcount", "construction"),
+    "overtime": ("daily_hours", "overtime_paid", "since"),
+    "injury": ("incident_date", "commute", "employer_reported"),
+    "dismissal": ("dismissal_date", "service_length", "dismissal_how"),
+    "social_insurance": ("missing_insurance", "since", "contract_signed"),
+}
 
 
 async def contact_for_tracker(session: AsyncSession, tracker: Tracker) -> Contact:
@@ -35,25 +45,44 @@ async def contact_for_tracker(session: AsyncSession, tracker: Tracker) -> Contac
     return await get_or_create_contact(session, channel=channel, external_id=external_id)
 
 
-def wage_draft(tracker: Tracker) -> CaseDraft:
-    amount_yuan = tracker.get_slot("amount_yuan")
-    duration = tracker.get_slot("duration")
-    headcount = tracker.get_slot("headcount")
-    description = tracker.get_slot("dispute_text")
-    facts: dict[str, Any] = {}
-    if duration:
-        facts["period_owed"] = duration
-        facts["period_owed_months"] = parse_duration_months(duration)
+def dispute_draft(slots: dict[str, Any]) -> CaseDraft:
+    """What the form collected, as the case domain wants it."""
+    topic = slots.get("topic") or "unpaid_wages"
+    facts: dict[str, Any] = {k: slots[k] for k in FACT_SLOTS.get(topic, ()) if slots.get(k) is not None}
+    if slots.get("duration"):
+        facts["period_owed_months"] = parse_duration_months(slots["duration"])
+    if slots.get("service_length"):
+        facts["service_months"] = parse_duration_months(slots["service_length"])
+    if slots.get("evidence") and slots["evidence"] != "skipped":
+        facts["evidence_note"] = slots["evidence"]
+    amount = int(slots["amount_yuan"]) if slots.get("amount_yuan") is not None else None
+    if topic == "dismissal" and amount is not None:
+        facts["monthly_wage"], amount = amount, None
+    headcount = slots.get("headcount")
+    description = slots.get("dispute_text")
+    incident = slots.get("incident_date")
     return CaseDraft(
-        category="unpaid_wages",
-        employer=tracker.get_slot("employer"),
-        location=tracker.get_slot("location"),
-        amount=int(amount_yuan) if amount_yuan is not None else None,
-        amount_text=tracker.get_slot("amount"),
+        category=topic,
+        employer=slots.get("employer"),
+        location=slots.get("location"),
+        amount=amount,
+        amount_text=slots.get("amount") if amount is not None else None,
         headcount=parse_headcount(headcount) if headcount else None,
         description=description if description and not description.startswith("/") else None,
         facts=facts,
+        consent_company_union=bool(slots.get("consent_union")),
+        hometown=slots.get("hometown"),
+        incident_date=date.fromisoformat(incident) if incident else None,
     )
+
+
+def compensation_estimate(monthly_wage: int, service_months: float) -> str:
+    """《劳动合同法》第47条: a month's wage per full year; ≥ 6 months counts as a year,
+    less than 6 months as half a month. Shown with its formula, as an estimate."""
+    years, rest = divmod(service_months, 12)
+    months = years + (1 if rest >= 6 else 0.5 if rest > 0 else 0)
+    return (f"粗略估算经济补偿：{months:g} 个月 × {monthly_wage:,} 元 = {months * monthly_wage:,.0f} 元"
+            f"（违法解除为两倍，{2 * months * monthly_wage:,.0f} 元）。这只是估算，以实际认定为准。")
 
 
 class OpenCase(Action):
@@ -63,33 +92,36 @@ class OpenCase(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[dict[str, Any]]:
-        reset = [SlotSet(slot, None) for slot in FORM_SLOTS]
+        reset = [SlotSet(slot, None) for slot in (*FORM_SLOTS, "topic")]
         if not tracker.get_slot("confirmed"):
-            dispatcher.utter_message(response="utter_not_confirmed")
+            say(dispatcher, "form_cancelled")
             return reset
+        slots = tracker.current_slot_values()
+        draft = dispute_draft(slots)
         # The worker's confirming message identifies this request: if Rasa retries the
         # action, the same case comes back instead of a second one.
         message_id = tracker.latest_message.get("message_id") or ""
         source_key = f"rasa:{tracker.sender_id}:{message_id}" if message_id else None
         async with store.transaction() as session:
             contact = await contact_for_tracker(session, tracker)
+            if slots.get("phone") not in (None, "skipped"):
+                contact.phone = slots["phone"]
             case = await do_open_case(
-                session,
-                contact=contact,
-                draft=wage_draft(tracker),
-                actor=f"worker:{contact.id}",
-                source_key=source_key,
+                session, contact=contact, draft=draft, actor=f"worker:{contact.id}", source_key=source_key,
             )
             org_name = case.org.name
         logger.info("opened case %s (%s) on %s", case.number, case.category, case.channel)
-        dispatcher.utter_message(
-            text=(
-                f"已为您登记，案件编号 {case.number}。\n"
-                f"负责单位：{org_name}\n"
-                f"他们会在 {local_time(case.due_at)} 前受理，有进展我会在这里告诉您。"
-                "回复「查进度」随时可以查看。"
-            )
-        )
+        lines = [
+            f"已为您登记，案件编号 {case.number}。",
+            f"负责单位：{org_name}",
+            f"他们会在 {local_time(case.due_at)} 前受理，有进展我会在这里告诉您。回复「查进度」随时可以查看。",
+        ]
+        if draft.category == "injury" and draft.incident_date:
+            last_day = draft.incident_date + timedelta(days=INJURY_RECOGNITION_DAYS)
+            lines.append(f"提醒：单位不报的话，您或工会最晚在 {last_day:%Y年%m月%d日} 前申请工伤认定（《工伤保险条例》第17条）。")
+        if draft.category == "dismissal" and draft.facts.get("monthly_wage") and draft.facts.get("service_months"):
+            lines.append(compensation_estimate(draft.facts["monthly_wage"], draft.facts["service_months"]))
+        dispatcher.utter_message(text="\n".join(lines))
         return [*reset, SlotSet("case_number", case.number)]
 
 

@@ -10,7 +10,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-import bot.cases.schema  # noqa: F401  (registers every table on Base.metadata)
+import bot.schema  # noqa: F401  (registers every table on Base.metadata)
 from bot.db import Base, create_engine
 from bot.settings import load_settings
 

@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-import bot.cases.schema  # noqa: F401  (every table on the metadata)
+import bot.schema  # noqa: F401  (every table on the metadata)
 from bot.db import Base
 
 

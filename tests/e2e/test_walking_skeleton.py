@@ -119,22 +119,33 @@ def test_healthz_says_rasa_is_loading_before_it_is_up(stack: Stack) -> None:
     assert requests.get(f"{stack.gateway}/healthz", timeout=5).status_code == 200
 
 
+def talk(stack: Stack, sender: str, script: list[tuple[str, str]]) -> list[dict]:
+    """Say each line and check the bot's answer contains the expected words."""
+    replies: list[dict] = []
+    for said, expected in script:
+        replies = stack.say(sender, said)
+        text = " ".join(r.get("text", "") for r in replies)
+        assert expected in text, f"after {said!r} expected {expected!r}, got: {text}"
+    return replies
+
+
 def test_a_worker_opens_a_wage_case_through_the_web_chat(stack: Stack) -> None:
     sender = f"e2e-{uuid.uuid4().hex[:8]}"
-    replies = stack.say(sender, "老板欠我三个月工资一共八千多块")
-    texts = " ".join(r.get("text", "") for r in replies)
-    assert "哪家单位" in texts, texts  # the amount was understood, so the employer is asked
-
-    replies = stack.say(sender, "义乌鑫达电子厂")
-    assert "在哪里干活" in " ".join(r.get("text", "") for r in replies)
-
-    replies = stack.say(sender, "义乌稠江街道")
+    replies = talk(stack, sender, [
+        ("老板欠我三个月工资一共八千多块", "哪家单位"),  # amount and period understood: not asked
+        ("义乌鑫达电子厂", "在哪里干活"),
+        ("义乌稠江街道", "几个人"),
+        ("只有我", "工程项目"),
+        ("不是", "手机号"),
+        ("跳过", "单位工会"),  # 鑫达 has a company union: the worker decides whether it is told
+        ("不要告诉单位", "证据"),
+        ("跳过", "请核对"),
+    ])
     summary = replies[-1]
     assert "义乌鑫达电子厂" in summary["text"] and "8,000元" in summary["text"]
     assert {"title": "确认提交", "payload": "/affirm"} in summary["buttons"]
 
-    replies = stack.say(sender, "确认")
-    confirmation = " ".join(r.get("text", "") for r in replies)
+    confirmation = " ".join(r.get("text", "") for r in stack.say(sender, "确认"))
     assert "案件编号 GY-" in confirmation, confirmation
     number = confirmation.split("案件编号 ")[1].split("。")[0]
 
@@ -147,6 +158,7 @@ def test_a_worker_opens_a_wage_case_through_the_web_chat(stack: Stack) -> None:
     assert case["channel"] == "webchat"
     detail = json.loads(stack.cli("cases", "show", number, "--json"))
     assert detail["description"] == "老板欠我三个月工资一共八千多块"
+    assert detail["consent_company_union"] is False and detail["org"] != "义乌市鑫达电子有限公司工会"
 
     # Rasa knows the conversation under the channel-qualified sender id.
     tracker = requests.get(
@@ -166,10 +178,13 @@ def test_a_person_can_type_and_click_through_the_chat_page(stack: Stack) -> None
             for text, expected in (
                 ("工资拖了两个月没给 一共一万二", "哪家单位"),
                 ("顺丰", "在哪里干活"),
-                ("义乌 稠江街道", "12,000元"),
+                ("义乌 稠江街道", "几个人"),
             ):
                 page.fill("#text", text)
                 page.keyboard.press("Enter")
+                expect(page.locator(".msg.bot").last).to_contain_text(expected, timeout=30_000)
+            for button, expected in (("只有我", "工程项目"), ("不是", "手机号"), ("跳过", "证据"), ("跳过", "12,000元")):
+                page.get_by_role("button", name=button).last.click()
                 expect(page.locator(".msg.bot").last).to_contain_text(expected, timeout=30_000)
             page.get_by_role("button", name="确认提交").click()
             expect(page.locator(".msg.bot").last).to_contain_text("案件编号 GY-", timeout=30_000)

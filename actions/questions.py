@@ -1,0 +1,127 @@
+"""What the dispute form asks, and how it answers a reply it cannot use.
+
+Kept here rather than as domain responses because only actions send them: the form asks
+through ``action_ask_<slot>`` (generated below), so texts can depend on the topic and
+``rasa data validate`` sees no unused responses.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+Button = dict[str, str]
+
+# slot: [(topic or None, text, buttons)]; the first variation whose topic matches wins.
+QUESTIONS: dict[str, list[tuple[str | None, str, list[Button]]]] = {
+    "employer": [
+        (None, '是哪家单位（或哪个老板、包工头）？写名字就行，比如「义乌某某服饰有限公司」或「张老板的工地」。', []),
+    ],
+    "location": [
+        (None, '您在哪里干活？写城市和街道或镇，比如「义乌 稠江街道」。我们按地点安排负责的工会。', []),
+    ],
+    "amount": [
+        ('dismissal', '您每个月工资大概多少？（算补偿要用）比如「5000」「五千多」。', []),
+        (None, '一共欠了您多少钱？写个大概数就行，比如「八千多」「4万余元」。', []),
+    ],
+    "duration": [
+        (None, '拖欠了多久？比如「三个月」「半年」。', []),
+    ],
+    "headcount": [
+        (None, '被拖欠的一共几个人？', [{'title': '只有我', 'payload': '只有我'}, {'title': '2到9个人', 'payload': '几个人'}, {'title': '10人以上', 'payload': '10个人以上'}]),
+    ],
+    "construction": [
+        (None, '是建筑工地、装修这类工程项目吗？（工程项目欠薪，总承包单位要先行清偿 ——《保障农民工工资支付条例》第30条）', [{'title': '是工程项目', 'payload': '/affirm'}, {'title': '不是', 'payload': '/deny'}]),
+    ],
+    "daily_hours": [
+        (None, '您平时一天干几个小时，一周干几天？比如「每天12小时，一周7天」。', []),
+    ],
+    "overtime_paid": [
+        (None, '加班费给了吗？', [{'title': '一分没给', 'payload': '没给加班费'}, {'title': '给了但不够', 'payload': '给了但是少'}, {'title': '不清楚怎么算的', 'payload': '不清楚'}]),
+    ],
+    "since": [
+        ('social_insurance', '从什么时候开始没交的？比如「2024年3月」「进厂就没交」。', []),
+        (None, '这种情况从什么时候开始的？比如「今年3月」「进厂就这样」。', []),
+    ],
+    "incident_date": [
+        (None, '哪天受的伤？比如「6月15号」「上周三」。', []),
+    ],
+    "commute": [
+        (None, '是上下班路上出的事吗？', [{'title': '上下班路上', 'payload': '/affirm'}, {'title': '干活的时候', 'payload': '/deny'}]),
+    ],
+    "employer_reported": [
+        (None, '单位给您报工伤了吗（申请工伤认定）？', [{'title': '报了', 'payload': '/affirm'}, {'title': '没报/不知道', 'payload': '/deny'}]),
+    ],
+    "dismissal_date": [
+        (None, '哪天让您走的？比如「上个月15号」「昨天」。', []),
+    ],
+    "service_length": [
+        (None, '您在这家单位干了多久？比如「两年」「八个月」。', []),
+    ],
+    "dismissal_how": [
+        (None, '单位是怎么通知您的？', [{'title': '口头说的', 'payload': '口头通知'}, {'title': '微信/短信', 'payload': '微信或短信通知'}, {'title': '书面通知', 'payload': '书面通知'}, {'title': '逼我写辞职信', 'payload': '逼我自己写辞职信'}]),
+    ],
+    "missing_insurance": [
+        (None, '哪些没交？', [{'title': '社保全没交', 'payload': '社保全都没交'}, {'title': '只交了一部分', 'payload': '只交了一部分险种'}, {'title': '公积金没交', 'payload': '公积金没交'}, {'title': '按最低基数交', 'payload': '按最低基数交的'}]),
+    ],
+    "contract_signed": [
+        (None, '签劳动合同了吗？', [{'title': '签了', 'payload': '/affirm'}, {'title': '没签', 'payload': '/deny'}]),
+    ],
+    "dispute_text": [
+        (None, '请用几句话说说发生了什么，怎么说都行。', []),
+    ],
+    "phone": [
+        (None, '留个手机号吗？工会工作人员可能需要打电话了解情况，号码只给负责的工会看。不想留就点「跳过」。', [{'title': '跳过', 'payload': '跳过'}]),
+    ],
+    "consent_union": [
+        (None, '您单位有自己的工会。可以让单位工会知道并帮您处理吗？不同意的话，我们交给所在片区的工会，不告诉单位工会。', [{'title': '可以告诉单位工会', 'payload': '/affirm'}, {'title': '不要告诉单位', 'payload': '/deny'}]),
+    ],
+}
+
+REPLIES: dict[str, tuple[str, list[Button]]] = {
+    "invalid_amount": ('没看懂这个金额 🙏 请写一个数，比如「8000」「三千五」「4万余元」。', []),
+    "invalid_phone": ('这个手机号好像不对，请写11位手机号，比如 138 1234 5678；不想留就回复「跳过」。', []),
+    "invalid_date": ('没看懂这个日期，或者是在今天之后 🙏 请写比如「6月15号」「上周三」「2025年3月」。', []),
+    "invalid_number": ('没看懂 🙏 请写个数，比如「12小时」「两年」。', []),
+    "invalid_text": ('这个回答太短了，请再写具体一点。', []),
+    "offer_human": ('这个问题好像不好回答。可以接着再写一次，也可以找工作人员帮您。', [{'title': '转人工', 'payload': '/request_human'}]),
+    "correction_hint": ('哪里不对？直接告诉我就行，比如「金额是九千」「单位是恒达电子厂」。', []),
+    "form_cancelled": ('好的，已取消，刚才填的内容没有提交。需要的时候随时再跟我说。', []),
+}
+
+
+def question(slot: str, topic: str | None) -> tuple[str, list[Button]]:
+    for wanted, text, buttons in QUESTIONS[slot]:
+        if wanted is None or wanted == topic:
+            return text, buttons
+    raise KeyError(slot)
+
+
+def say(dispatcher: CollectingDispatcher, reply: str) -> None:
+    text, buttons = REPLIES[reply]
+    dispatcher.utter_message(text=text, buttons=buttons or None)
+
+
+def _ask_action(slot: str) -> type[Action]:
+    class AskSlot(Action):
+        def name(self) -> str:
+            return f"action_ask_{slot}"
+
+        async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+            text, buttons = question(slot, tracker.get_slot("topic"))
+            dispatcher.utter_message(text=text, buttons=buttons or None)
+            return []
+
+    AskSlot.__name__ = AskSlot.__qualname__ = f"Ask_{slot}"
+    AskSlot.__module__ = __name__
+    return AskSlot
+
+
+# One registered action per question; rasa_sdk finds every Action subclass on import. The
+# action server's workers unpickle them by module attribute, so each is a module global.
+ASK_ACTIONS: dict[str, Any] = {slot: _ask_action(slot) for slot in QUESTIONS}
+globals().update({cls.__name__: cls for cls in ASK_ACTIONS.values()})

@@ -1,0 +1,54 @@
+"""The summary the worker confirms, and the evidence checklist per topic (conversations.md)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actions.texts import CATEGORY_NAMES, yuan
+
+LABELS = [
+    ("employer", "单位"), ("location", "干活地点"), ("amount", "金额"), ("duration", "拖欠时长"),
+    ("headcount", "涉及人数"), ("construction", "工程项目"), ("daily_hours", "工作时间"),
+    ("overtime_paid", "加班费"), ("since", "开始时间"), ("incident_date", "受伤日期"),
+    ("commute", "上下班途中"), ("employer_reported", "单位已报工伤"), ("dismissal_date", "辞退日期"),
+    ("service_length", "工作年限"), ("dismissal_how", "通知方式"), ("missing_insurance", "没交的险种"),
+    ("contract_signed", "签了劳动合同"), ("phone", "联系电话"), ("consent_union", "告知单位工会"),
+    ("evidence", "证据"),
+]
+
+EVIDENCE_CHECKLIST = {
+    "unpaid_wages": "能证明在这干活的（合同、工牌、考勤、工作群聊天、工服照片、工友证人），能证明欠多少的"
+                    "（工资条、银行流水、欠条或结算单、老板承认欠钱的聊天或录音），还有您讨要工资的记录。",
+    "overtime": "打卡记录或截图、排班表、工作群里的加班通知、没有加班费的工资条；骑手和司机可以截平台的接单记录。",
+    "injury": "病历和医药费票据、诊断证明、目击工友、能证明在这干活的材料；上下班路上的事故要交警的事故认定书。",
+    "dismissal": "辞退通知或聊天记录、录音，劳动合同，工资流水，能证明入职时间的材料。",
+    "social_insurance": "劳动合同或其他能证明在这干活的材料，社保缴费记录（社保App截图），工资流水。",
+}
+
+
+def _value(slot: str, value: Any, slots: dict[str, Any]) -> str:
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if slot == "amount" and slots.get("amount_yuan") is not None:
+        text = yuan(int(slots["amount_yuan"]))
+        return text + (f"（您写的是「{value}」）" if not str(value).isdigit() else "")
+    if slot == "phone" and value == "skipped":
+        return "不留"
+    if slot == "phone":
+        return f"{value[:3]}****{value[-4:]}"
+    if slot == "evidence" and value == "skipped":
+        return "以后再补充"
+    return str(value)
+
+
+def summary_text(slots: dict[str, Any]) -> str:
+    topic = CATEGORY_NAMES.get(slots.get("topic") or "", "")
+    lines = [f"请核对一下（{topic}），没问题就点「确认提交」："]
+    for slot, label in LABELS:
+        value = slots.get(slot)
+        if value is None or value == "":
+            continue
+        if slot == "amount" and slots.get("topic") == "dismissal":
+            label = "月工资"
+        lines.append(f"· {label}：{_value(slot, value, slots)}")
+    return "\n".join(lines)

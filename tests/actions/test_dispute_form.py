@@ -1,0 +1,234 @@
+"""The wage form's actions with real rasa_sdk trackers and a collecting dispatcher, writing
+to a real case store (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import store
+from actions.cases import CaseStatus, OpenCase, compensation_estimate
+from actions.dispute_form import AskConfirmed, ValidateDisputeForm, clean_answer
+from bot.cases.demo import do_seed_demo
+from bot.cases.queries import get_case_detail_or_raise
+from bot.db import create_engine, create_sessionmaker, session_scope
+
+DOMAIN = yaml.safe_load((Path(__file__).resolve().parents[2] / "domain.yml").read_text())
+SLOTS = {name: None for name in DOMAIN["slots"]}
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=timezone.utc)
+
+
+def tracker(
+    text: str,
+    *,
+    slots: dict[str, Any] | None = None,
+    sender: str | None = None,
+    intent: str = "inform",
+    entities: list[dict] | None = None,
+    requested_slot: str | None = None,
+    message_id: str | None = None,
+) -> Tracker:
+    values = {**SLOTS, **(slots or {}), "requested_slot": requested_slot}
+    latest = {
+        "text": text,
+        "intent": {"name": intent, "confidence": 0.99},
+        "entities": entities or [],
+        "message_id": message_id or uuid.uuid4().hex,
+    }
+    events = [{"event": "user", "text": text, "parse_data": latest, "timestamp": NOW.timestamp()}]
+    events += [{"event": "slot", "name": k, "value": v} for k, v in (slots or {}).items()]
+    return Tracker(
+        sender or f"webchat:{uuid.uuid4().hex[:8]}", values, latest, events, False, None,
+        {"name": "dispute_form", "is_interrupted": False, "rejected": False}, "action_listen",
+    )
+
+
+def set_slots(events: list[dict]) -> dict[str, Any]:
+    return {e["name"]: e["value"] for e in events if e["event"] == "slot"}
+
+
+@pytest.fixture
+async def case_store(database_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[str]:
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    await store.close()
+    engine = create_engine(database_url)
+    async with session_scope(create_sessionmaker(engine)) as session:
+        await do_seed_demo(session, history=False)
+    await engine.dispose()
+    yield database_url
+    await store.close()
+
+
+async def validate(text: str, *, slot: str | None = None, topic: str = "unpaid_wages", intent: str = "inform",
+                   slots: dict[str, Any] | None = None) -> tuple[dict[str, Any], CollectingDispatcher]:
+    given = {"topic": topic, **(slots or {})}
+    if slot:
+        given[slot] = text
+    dispatcher = CollectingDispatcher()
+    events = await ValidateDisputeForm().run(
+        dispatcher, tracker(text, slots=given, requested_slot=slot, intent=intent), DOMAIN
+    )
+    return set_slots(events), dispatcher
+
+
+@pytest.mark.parametrize(
+    "written, yuan",
+    [("八千多块", 8000), ("4万余元", 40000), ("三千五", 3500), ("1.2w", 12000), ("欠了两万出头", 20000), ("8000", 8000)],
+)
+async def test_amounts_are_kept_as_integer_yuan_with_the_words_used(case_store: str, written: str, yuan: int) -> None:
+    slots, dispatcher = await validate(written, slot="amount")
+    assert (slots["amount_yuan"], slots["amount"]) == (yuan, written)
+    assert not dispatcher.messages
+
+
+async def test_an_amount_missed_by_the_model_is_still_picked_up(case_store: str) -> None:
+    slots, _ = await validate("老板欠我三个月工资一共八千多块", intent="report_unpaid_wages")
+    assert slots["amount_yuan"] == 8000
+
+
+async def test_a_bad_answer_is_asked_again_and_the_second_offers_a_person(case_store: str) -> None:
+    slots, dispatcher = await validate("不记得了", slot="amount")
+    assert slots["amount"] is None and "请写一个数" in dispatcher.messages[0]["text"]
+    slots, dispatcher = await validate("真不记得", slot="amount", slots={"retries": 1.0})
+    assert [b["payload"] for b in dispatcher.messages[0]["buttons"]] == ["/request_human"]
+
+
+@pytest.mark.parametrize(
+    "answer, kept",
+    [("13812345678", "13812345678"), ("我电话是139 1234 5678", "13912345678"), ("+86 137-0000-1111", "13700001111"),
+     ("跳过", "skipped"), ("不想留", "skipped"), ("12345", None), ("23812345678", None)],
+)
+async def test_phone_numbers_are_checked(case_store: str, answer: str, kept: str | None) -> None:
+    slots, dispatcher = await validate(answer, slot="phone")
+    assert slots["phone"] == kept
+    assert bool(dispatcher.messages) == (kept is None)
+
+
+@pytest.mark.parametrize("answer, kept", [("11月20号", "2026-11-20"), ("上周三", "2026-11-18"), ("昨天", "2026-11-22"),
+                                          ("下个月5号", None), ("哪天忘了", None)])
+async def test_dates_are_resolved_and_future_dates_refused(case_store: str, answer: str, kept: str | None) -> None:
+    slots, _ = await validate(answer, slot="incident_date", topic="injury")
+    assert slots["incident_date"] == kept
+
+
+@pytest.mark.parametrize(
+    "topic, employer, expected",
+    [
+        ("unpaid_wages", "顺捷物流", ["employer", "location", "amount", "duration", "headcount", "construction",
+                                    "dispute_text", "phone", "evidence", "confirmed"]),
+        ("injury", "顺捷物流", ["employer", "location", "incident_date", "commute", "employer_reported",
+                              "dispute_text", "phone", "evidence", "confirmed"]),
+        # 鑫达电子 has a company union: only then is the worker asked whether it may be told.
+        ("overtime", "鑫达电子厂", ["employer", "location", "daily_hours", "overtime_paid", "since",
+                                 "dispute_text", "phone", "consent_union", "evidence", "confirmed"]),
+    ],
+)
+async def test_each_topic_asks_its_own_checklist(case_store: str, topic: str, employer: str, expected: list[str]) -> None:
+    form = ValidateDisputeForm()
+    t = tracker("x", slots={"topic": topic, "employer": employer})
+    assert await form.required_slots([], CollectingDispatcher(), t, DOMAIN) == expected
+
+
+def test_employer_answers_are_kept_as_typed_without_framing_words() -> None:
+    assert [clean_answer(a) for a in ("在义乌鑫达电子厂上班", "张老板的工地", "顺丰。")] == ["义乌鑫达电子厂", "张老板的工地", "顺丰"]
+
+
+async def test_the_summary_shows_what_goes_on_the_case() -> None:
+    dispatcher = CollectingDispatcher()
+    slots = {"topic": "unpaid_wages", "employer": "义乌鑫达电子厂", "location": "义乌稠江街道", "amount": "八千多块",
+             "amount_yuan": 8000.0, "phone": "13812345678", "construction": False}
+    await AskConfirmed().run(dispatcher, tracker("跳过", slots=slots), DOMAIN)
+    text = dispatcher.messages[0]["text"]
+    assert "义乌鑫达电子厂" in text and "8,000元（您写的是「八千多块」）" in text
+    assert "138****5678" in text and "13812345678" not in text and "工程项目：否" in text
+    assert [b["payload"] for b in dispatcher.messages[0]["buttons"]][:2] == ["/affirm", "/deny"]
+
+
+async def test_confirming_opens_one_case_and_tells_its_number(case_store: str) -> None:
+    slots = {
+        "topic": "unpaid_wages", "employer": "义乌鑫达电子厂", "location": "义乌稠江街道", "amount": "八千多块",
+        "amount_yuan": 8000.0, "confirmed": True, "dispute_text": "老板欠我三个月工资一共八千多块",
+        "duration": "三个月", "phone": "13812345678", "consent_union": True,
+    }
+    sender = f"webchat:{uuid.uuid4().hex[:8]}"
+    confirm = tracker("确认", slots=slots, sender=sender, intent="affirm", message_id="confirm-1")
+    dispatcher = CollectingDispatcher()
+    events = await OpenCase().run(dispatcher, confirm, DOMAIN)
+    number = set_slots(events)["case_number"]
+    assert number in dispatcher.messages[0]["text"]
+    assert set_slots(events)["employer"] is None  # the form is reset for the next dispute
+
+    # Rasa retrying the same action (same confirming message) gets the same case back.
+    again = await OpenCase().run(CollectingDispatcher(), confirm, DOMAIN)
+    assert set_slots(again)["case_number"] == number
+
+    async with store.transaction() as session:
+        detail = await get_case_detail_or_raise(session, number=number)
+    assert (detail["category"], detail["employer"], detail["amount"]) == ("unpaid_wages", "义乌鑫达电子厂", 8000)
+    assert detail["org"] == "义乌市鑫达电子有限公司工会"  # consent given: the company union
+    assert detail["consent_company_union"] is True
+    assert f"负责单位：{detail['org']}" in dispatcher.messages[0]["text"]
+    assert detail["facts"]["period_owed_months"] == 3
+    assert detail["description"] == "老板欠我三个月工资一共八千多块"
+
+    status = CollectingDispatcher()
+    await CaseStatus().run(status, tracker("查进度", sender=sender, intent="check_case_status"), DOMAIN)
+    assert number in status.messages[0]["text"] and "等待工会受理" in status.messages[0]["text"]
+
+
+async def test_an_injury_case_tells_the_recognition_deadline(case_store: str) -> None:
+    slots = {"topic": "injury", "employer": "某某五金厂", "location": "义乌佛堂镇", "incident_date": "2026-06-15",
+             "commute": False, "employer_reported": False, "dispute_text": "手被冲床压了", "phone": "skipped",
+             "evidence": "skipped", "confirmed": True}
+    dispatcher = CollectingDispatcher()
+    await OpenCase().run(dispatcher, tracker("确认", slots=slots, intent="affirm"), DOMAIN)
+    assert "2027年06月15日 前申请工伤认定" in dispatcher.messages[0]["text"]
+
+
+async def test_a_dismissal_case_shows_the_compensation_estimate_with_its_formula(case_store: str) -> None:
+    slots = {"topic": "dismissal", "employer": "某某服饰", "location": "义乌北苑街道", "dismissal_date": "2026-11-01",
+             "service_length": "两年八个月", "amount": "6000", "amount_yuan": 6000.0, "dismissal_how": "口头通知",
+             "dispute_text": "突然让我明天别来了", "phone": "skipped", "evidence": "skipped", "confirmed": True}
+    dispatcher = CollectingDispatcher()
+    events = await OpenCase().run(dispatcher, tracker("确认", slots=slots, intent="affirm"), DOMAIN)
+    assert "3 个月 × 6,000 元 = 18,000 元" in dispatcher.messages[0]["text"]
+    async with store.transaction() as session:
+        detail = await get_case_detail_or_raise(session, number=set_slots(events)["case_number"])
+    assert detail["amount"] is None and detail["facts"]["monthly_wage"] == 6000
+
+
+def test_compensation_follows_article_47() -> None:
+    assert "0.5 个月 × 5,000 元 = 2,500 元" in compensation_estimate(5000, 4)
+    assert "1 个月 × 5,000 元 = 5,000 元" in compensation_estimate(5000, 6)
+    assert "2.5 个月" in compensation_estimate(5000, 29)
+
+
+async def test_cancelling_opens_nothing(case_store: str) -> None:
+    sender = f"webchat:{uuid.uuid4().hex[:8]}"
+    dispatcher = CollectingDispatcher()
+    events = await OpenCase().run(
+        dispatcher, tracker("取消", slots={"confirmed": False}, sender=sender, intent="deny"), DOMAIN
+    )
+    assert "case_number" not in set_slots(events)
+    assert "已取消" in dispatcher.messages[0]["text"]
+    status = CollectingDispatcher()
+    await CaseStatus().run(status, tracker("查进度", sender=sender, intent="check_case_status"), DOMAIN)
+    assert "还没有" in status.messages[0]["text"]
+
+
+async def test_a_correction_changes_the_corrected_fact_and_keeps_the_question_open(case_store: str) -> None:
+    given = {"topic": "unpaid_wages", "employer": "恒达建筑劳务", "amount": "九千", "location": "不对，金额是九千"}
+    t = tracker("不对，金额是九千", slots=given, requested_slot="location",
+                entities=[{"entity": "amount", "value": "九千", "start": 5, "end": 7}])
+    dispatcher = CollectingDispatcher()
+    slots = set_slots(await ValidateDisputeForm().run(dispatcher, t, DOMAIN))
+    assert slots["location"] is None and slots["amount_yuan"] == 9000
+    assert not dispatcher.messages  # no complaint about a bad location
