@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -21,7 +22,7 @@ from bot.cases.models import Contact
 from bot.cases.queries import list_cases
 from actions.dispute_form import FORM_SLOTS
 from actions.questions import say
-from bot.normalize import parse_duration_months, parse_headcount
+from bot.normalize import parse_amount, parse_duration_months, parse_headcount, parse_number
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +57,9 @@ def dispute_draft(slots: dict[str, Any]) -> CaseDraft:
     if slots.get("evidence") and slots["evidence"] != "skipped":
         facts["evidence_note"] = slots["evidence"]
     amount = int(slots["amount_yuan"]) if slots.get("amount_yuan") is not None else None
-    if topic == "dismissal" and amount is not None:
+    if amount is None and slots.get("amount"):
+        amount = parse_amount(slots["amount"])  # mentioned in passing, not asked (overtime)
+    if topic in ("dismissal", "overtime") and amount is not None:
         facts["monthly_wage"], amount = amount, None
     headcount = slots.get("headcount")
     description = slots.get("dispute_text")
@@ -74,6 +77,24 @@ def dispute_draft(slots: dict[str, Any]) -> CaseDraft:
         hometown=slots.get("hometown"),
         incident_date=date.fromisoformat(incident) if incident else None,
     )
+
+
+def overtime_estimate(monthly_wage: int, schedule: str) -> str | None:
+    """Monthly overtime pay owed for a schedule like "每天12个小时 一周7天", with the formula:
+    hours beyond 8 on the first five days at 150%, whole rest days at 200% (《劳动法》第44条);
+    hourly wage = monthly wage / 21.75 days / 8 hours; 4.35 weeks a month."""
+    hours_match = re.search(r"([\d一二两三四五六七八九十]+)\s*个?(?:小时|钟头|钟)", schedule)
+    days_match = re.search(r"(?:一周|每周|一个?星期|一个?礼拜)\D{0,3}?([\d一二两三四五六七])\s*天", schedule)
+    hours = parse_number(hours_match.group(1)) if hours_match else None
+    days = parse_number(days_match.group(1)) if days_match else None
+    if not hours or not days or not 8 < hours <= 24 or not 5 <= days <= 7:
+        return None
+    hourly = monthly_wage / 21.75 / 8
+    weekday, rest = (float(hours) - 8) * 5, float(hours) * (float(days) - 5)
+    owed = hourly * (weekday * 1.5 + rest * 2.0) * 4.35
+    return (f"粗略估算每月应得加班费：小时工资 {monthly_wage:,}÷21.75÷8≈{hourly:.1f} 元；"
+            f"工作日加班 {weekday:g} 小时/周×150%，休息日 {rest:g} 小时/周×200%，每月按4.35周："
+            f"约 {owed:,.0f} 元（《劳动法》第44条）。这只是估算，以实际认定为准。")
 
 
 def compensation_estimate(monthly_wage: int, service_months: float) -> str:
@@ -119,6 +140,10 @@ class OpenCase(Action):
         if draft.category == "injury" and draft.incident_date:
             last_day = draft.incident_date + timedelta(days=INJURY_RECOGNITION_DAYS)
             lines.append(f"提醒：单位不报的话，您或工会最晚在 {last_day:%Y年%m月%d日} 前申请工伤认定（《工伤保险条例》第17条）。")
+        if draft.category == "overtime" and draft.facts.get("monthly_wage") and draft.facts.get("daily_hours"):
+            estimate = overtime_estimate(draft.facts["monthly_wage"], draft.facts["daily_hours"])
+            if estimate:
+                lines.append(estimate)
         if draft.category == "dismissal" and draft.facts.get("monthly_wage") and draft.facts.get("service_months"):
             lines.append(compensation_estimate(draft.facts["monthly_wage"], draft.facts["service_months"]))
         dispatcher.utter_message(text="\n".join(lines))

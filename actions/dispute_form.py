@@ -124,6 +124,10 @@ class ValidateDisputeForm(FormValidationAction):
         return [SlotSet(requested, None), *(e for e in events if e.get("name") != requested or e.get("event") != "slot")]
 
     def _fail(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str, response: str) -> dict[str, Any]:
+        if tracker.get_slot("requested_slot") != slot:
+            # Picked up in passing (e.g. from the opening message) and unusable: drop it
+            # quietly; the question itself comes in its turn.
+            return {slot: None}
         retries = int(tracker.get_slot("retries") or 0) + 1
         say(dispatcher, "offer_human" if retries >= 2 else response)
         return {slot: None, "retries": float(retries)}
@@ -276,8 +280,13 @@ class AskConfirmed(Action):
         return "action_ask_confirmed"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        slots = tracker.current_slot_values()
+        topic = slots.get("topic") or "unpaid_wages"
+        shown = ["employer", "location", *TOPIC_SLOTS.get(topic, []), *TAIL_SLOTS]
+        if topic == "overtime" and slots.get("amount"):
+            shown.append("amount")  # the monthly wage, for the overtime-pay estimate
         dispatcher.utter_message(
-            text=summary_text(tracker.current_slot_values()),
+            text=summary_text(slots, shown),
             buttons=[{"title": "确认提交", "payload": "/affirm"}, {"title": "不对，要改", "payload": "/deny"},
                      {"title": "取消", "payload": "取消"}],
         )

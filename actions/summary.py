@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from actions.texts import CATEGORY_NAMES, yuan
+from bot.normalize import parse_amount
 
 LABELS = [
     ("employer", "单位"), ("location", "干活地点"), ("amount", "金额"), ("duration", "拖欠时长"),
@@ -29,9 +30,10 @@ EVIDENCE_CHECKLIST = {
 def _value(slot: str, value: Any, slots: dict[str, Any]) -> str:
     if isinstance(value, bool):
         return "是" if value else "否"
-    if slot == "amount" and slots.get("amount_yuan") is not None:
-        text = yuan(int(slots["amount_yuan"]))
-        return text + (f"（您写的是「{value}」）" if not str(value).isdigit() else "")
+    if slot == "amount":
+        amount = slots.get("amount_yuan") or parse_amount(str(value))
+        if amount:
+            return yuan(int(amount)) + (f"（您写的是「{value}」）" if not str(value).isdigit() else "")
     if slot == "phone" and value == "skipped":
         return "不留"
     if slot == "phone":
@@ -41,14 +43,15 @@ def _value(slot: str, value: Any, slots: dict[str, Any]) -> str:
     return str(value)
 
 
-def summary_text(slots: dict[str, Any]) -> str:
+def summary_text(slots: dict[str, Any], shown: list[str]) -> str:
+    """The facts in ``shown`` (the topic's questions) as the worker will see them on the case."""
     topic = CATEGORY_NAMES.get(slots.get("topic") or "", "")
     lines = [f"请核对一下（{topic}），没问题就点「确认提交」："]
     for slot, label in LABELS:
         value = slots.get(slot)
-        if value is None or value == "":
+        if slot not in shown or value is None or value == "":
             continue
-        if slot == "amount" and slots.get("topic") == "dismissal":
+        if slot == "amount" and slots.get("topic") in ("dismissal", "overtime"):
             label = "月工资"
         lines.append(f"· {label}：{_value(slot, value, slots)}")
     return "\n".join(lines)

@@ -232,3 +232,13 @@ async def test_a_correction_changes_the_corrected_fact_and_keeps_the_question_op
     slots = set_slots(await ValidateDisputeForm().run(dispatcher, t, DOMAIN))
     assert slots["location"] is None and slots["amount_yuan"] == 9000
     assert not dispatcher.messages  # no complaint about a bad location
+
+
+def test_overtime_pay_is_estimated_with_its_formula() -> None:
+    from actions.cases import overtime_estimate
+
+    text = overtime_estimate(4350, "每天12个小时 一周7天")
+    # hourly 4350/21.75/8 = 25; weekly 4h×5 at 150% + 24h at 200%; × 4.35 weeks
+    assert text is not None and "≈25.0 元" in text and f"约 {25 * (20 * 1.5 + 24 * 2) * 4.35:,.0f} 元" in text
+    assert overtime_estimate(4350, "一周五天 每天八小时") is None  # no overtime, no estimate
+    assert overtime_estimate(4350, "看情况") is None
