@@ -217,6 +217,21 @@ def cmd_createadmin(settings: Settings, args: argparse.Namespace) -> int:
     return _run_domain(settings, work)
 
 
+def cmd_handback(settings: Settings, args: argparse.Namespace) -> int:
+    """Give a conversation in human handoff back to the bot (the console will have a button)."""
+    from bot.cases.errors import NotFound
+    from bot.cases.messages import do_hand_back, get_contact_by_sender_id
+
+    async def work(session):  # type: ignore[no-untyped-def]
+        contact = await get_contact_by_sender_id(session, sender_id=args.sender)
+        if contact is None:
+            raise NotFound(f"no contact {args.sender!r} (expected <channel>:<id>, e.g. webchat:web-1a2b)")
+        changed = await do_hand_back(session, contact=contact)
+        return f"{args.sender}: {'back with the bot' if changed else 'was not with staff'}"
+
+    return _run_domain(settings, work)
+
+
 def cmd_tick(settings: Settings, args: argparse.Namespace) -> int:
     """One scheduler round and one dispatcher round, as the gateway does continuously."""
     from bot.cases.scheduler import do_process_breaches
@@ -347,6 +362,9 @@ def build_parser() -> argparse.ArgumentParser:
     stats.set_defaults(func=cmd_cases_stats)
 
     sub.add_parser("tick", help="run the deadline scheduler and the dispatcher once").set_defaults(func=cmd_tick)
+    handback = sub.add_parser("handback", help="give a conversation in human handoff back to the bot")
+    handback.add_argument("sender", help="<channel>:<id>, as the Rasa sender id")
+    handback.set_defaults(func=cmd_handback)
     admin = sub.add_parser("createadmin", help="create an admin account (password from GONGYOU_ADMIN_PASSWORD or a prompt)")
     admin.add_argument("--username", required=True)
     admin.add_argument("--name")

@@ -91,3 +91,8 @@ def test_createadmin_stores_no_clear_password(cli) -> None:  # type: ignore[no-u
 
     assert "correct horse" not in stored and verify_password("correct horse battery", stored)
     assert not verify_password("wrong password!", stored)
+
+
+def test_handback_names_an_unknown_contact(cli) -> None:  # type: ignore[no-untyped-def]
+    result = cli("handback", "webchat:nobody", ok=False)
+    assert result.returncode == 1 and "no contact 'webchat:nobody'" in result.stderr

@@ -113,3 +113,19 @@ async def do_record_unanswered(
     inbound.status = InboundStatus.PENDING_RETRY.value
     inbound.attempts += 1
     inbound.error = error[:2000]
+
+
+async def do_request_handoff(session: AsyncSession, *, contact: Contact, now: datetime | None = None) -> bool:
+    """Pause the bot for ``contact``: their messages go to staff. False if already paused."""
+    if contact.handoff_at is not None:
+        return False
+    contact.handoff_at = now or utcnow()
+    return True
+
+
+async def do_hand_back(session: AsyncSession, *, contact: Contact) -> bool:
+    """Give the conversation back to the bot. False if it was not with staff."""
+    if contact.handoff_at is None:
+        return False
+    contact.handoff_at = None
+    return True

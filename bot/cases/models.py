@@ -77,6 +77,8 @@ class Contact(Base):
     phone: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set while a person, not the bot, answers this contact (转人工); cleared on hand-back.
+    handoff_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @property
     def rasa_sender_id(self) -> str:
@@ -87,6 +89,7 @@ class InboundStatus(str, enum.Enum):
     RECEIVED = "received"  # stored, not yet answered
     ANSWERED = "answered"
     PENDING_RETRY = "pending_retry"  # Rasa was down or answered nothing; to be retried
+    FOR_STAFF = "for_staff"  # the contact is in human handoff: staff answer, not the bot
     FAILED = "failed"
 
 

@@ -21,13 +21,14 @@ from bot.cases.messages import (
     do_record_unanswered,
     get_or_create_contact,
 )
-from bot.cases.models import InboundRecord, OutboundRecord
+from bot.cases.models import InboundRecord, InboundStatus, OutboundRecord
 from bot.channels.base import InboundMessage, Reply
 from bot.db import session_scope
 from bot.dialogue.rasa_client import RasaClient, RasaError
 
 logger = logging.getLogger(__name__)
 
+WITH_STAFF = Reply(text="已收到，工会工作人员会在这里回复您。")
 SAVED_FOR_LATER = Reply(
     text="您的消息已经收到并保存了 🙏 系统正忙，稍后会回复您，不用重复发送。"
     "急事可以拨打职工维权热线 12351。"
@@ -85,6 +86,11 @@ class InboundPipeline:
             )
             if record is None:
                 return await self._previous_outcome(session, dedupe_key=message.dedupe_key)
+            if contact.handoff_at is not None:
+                # A person has the conversation: the bot stays out of it (staff read it in
+                # the console and answer on the worker's channel).
+                record.status = InboundStatus.FOR_STAFF.value
+                return Outcome(inbound_id=record.id, replies=(WITH_STAFF,), answered=False)
             contact_id, inbound_id, sender = contact.id, record.id, contact.rasa_sender_id
 
         async with self._locks.for_contact(contact_id):

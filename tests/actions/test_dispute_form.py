@@ -242,3 +242,28 @@ def test_overtime_pay_is_estimated_with_its_formula() -> None:
     assert text is not None and "≈25.0 元" in text and f"约 {25 * (20 * 1.5 + 24 * 2) * 4.35:,.0f} 元" in text
     assert overtime_estimate(4350, "一周五天 每天八小时") is None  # no overtime, no estimate
     assert overtime_estimate(4350, "看情况") is None
+
+
+def test_outside_office_hours_the_worker_is_told_when_someone_answers() -> None:
+    from actions.handoff import next_opening
+    from bot.cases.deadlines import Calendar
+
+    calendar = Calendar()
+    monday_10 = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)  # 10:00 in Yiwu
+    friday_20 = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)  # 20:00 in Yiwu
+    assert next_opening(monday_10, calendar) is None
+    opening = next_opening(friday_20, calendar)
+    assert (opening.month, opening.day, opening.hour, opening.minute) == (11, 30, 8, 30)  # Monday 08:30
+
+
+async def test_asking_for_a_person_pauses_the_bot(case_store: str) -> None:
+    from actions.handoff import RequestHuman
+    from bot.cases.messages import get_contact_by_sender_id
+
+    sender = f"webchat:{uuid.uuid4().hex[:8]}"
+    dispatcher = CollectingDispatcher()
+    await RequestHuman().run(dispatcher, tracker("转人工", sender=sender, intent="request_human"), DOMAIN)
+    assert "工作人员" in dispatcher.messages[0]["text"]
+    async with store.transaction() as session:
+        contact = await get_contact_by_sender_id(session, sender_id=sender)
+        assert contact is not None and contact.handoff_at is not None

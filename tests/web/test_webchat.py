@@ -89,3 +89,20 @@ async def test_the_chat_page_and_metrics_are_served(gateway: str, http: aiohttp.
     await http.post(gateway + API, json={"sender": "metrics-probe", "text": "你好"})
     async with http.get(gateway + "/metrics") as response:
         assert 'gongyou_inbound_messages_total{channel="webchat",outcome="pending_retry"}' in await response.text()
+
+
+async def test_a_worker_with_staff_is_not_answered_by_the_bot(
+    gateway: str, http: aiohttp.ClientSession, engine: AsyncEngine
+) -> None:
+    from bot.cases.messages import do_request_handoff, get_or_create_contact
+    from bot.db import create_sessionmaker, session_scope
+
+    sender = f"w-{uuid.uuid4().hex[:8]}"
+    async with session_scope(create_sessionmaker(engine)) as session:
+        contact = await get_or_create_contact(session, channel="webchat", external_id=sender)
+        await do_request_handoff(session, contact=contact)
+    async with http.post(gateway + API, json={"sender": sender, "text": "我的事到底谁管"}) as response:
+        replies = (await response.json())["replies"]
+    # Rasa is down in these tests: had the bot been asked, the reply would say "saved for later".
+    assert replies == [{"text": "已收到，工会工作人员会在这里回复您。"}]
+    assert await count_inbound(engine, status="for_staff") >= 1
