@@ -18,10 +18,13 @@ Button = dict[str, str]
 
 # slot: [(topic or None, text, buttons)]; the first variation whose topic matches wins.
 QUESTIONS: dict[str, list[tuple[str | None, str, list[Button]]]] = {
+    "applicant_name": [(None, "您怎么称呼？写真实姓名，工会登记要用。", [])],
     "employer": [
+        ("join", "在哪家单位工作？跑外卖、快递、网约车的写平台名就行，比如「美团」「顺丰」。", []),
         (None, '是哪家单位（或哪个老板、包工头）？写名字就行，比如「义乌某某服饰有限公司」或「张老板的工地」。', []),
     ],
     "location": [
+        ("join", "您在哪个城市（哪个区、街道）工作？", []),
         (None, '您在哪里干活？写城市和街道或镇，比如「义乌 稠江街道」。我们按地点安排负责的工会。', []),
     ],
     "amount": [
@@ -75,6 +78,7 @@ QUESTIONS: dict[str, list[tuple[str | None, str, list[Button]]]] = {
         (None, '请用几句话说说发生了什么，怎么说都行。', []),
     ],
     "phone": [
+        ("join", "留个手机号，工会工作人员会打电话跟您办入会手续。", []),
         (None, '留个手机号吗？工会工作人员可能需要打电话了解情况，号码只给负责的工会看。不想留就点「跳过」。', [{'title': '跳过', 'payload': '跳过'}]),
     ],
     "consent_union": [
@@ -112,7 +116,8 @@ def _ask_action(slot: str) -> type[Action]:
             return f"action_ask_{slot}"
 
         async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-            text, buttons = question(slot, tracker.get_slot("topic"))
+            joining = (tracker.active_loop or {}).get("name") == "join_form"
+            text, buttons = question(slot, "join" if joining else tracker.get_slot("topic"))
             dispatcher.utter_message(text=text, buttons=buttons or None)
             return []
 

@@ -267,3 +267,21 @@ async def test_asking_for_a_person_pauses_the_bot(case_store: str) -> None:
     async with store.transaction() as session:
         contact = await get_contact_by_sender_id(session, sender_id=sender)
         assert contact is not None and contact.handoff_at is not None
+
+
+async def test_a_membership_application_lands_with_the_city_federation(case_store: str) -> None:
+    from sqlalchemy import select
+
+    from actions.membership import SubmitMembership, ValidateJoinForm
+    from bot.cases.membership import MembershipApplication
+
+    sender = f"webchat:{uuid.uuid4().hex[:8]}"
+    skipped = tracker("跳过", slots={"phone": "跳过"}, requested_slot="phone", sender=sender)
+    assert set_slots(await ValidateJoinForm().run(CollectingDispatcher(), skipped, DOMAIN))["phone"] is None
+    slots = {"applicant_name": "王小红", "employer": "美团", "location": "义乌稠城街道", "phone": "13912345678"}
+    dispatcher = CollectingDispatcher()
+    await SubmitMembership().run(dispatcher, tracker("13912345678", slots=slots, sender=sender), DOMAIN)
+    assert "入会申请已提交" in dispatcher.messages[0]["text"]
+    async with store.transaction() as session:
+        row = (await session.execute(select(MembershipApplication).where(MembershipApplication.name == "王小红"))).scalars().first()
+    assert row is not None and (row.employer, row.city, row.status) == ("美团", "义乌稠城街道", "new")

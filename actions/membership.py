@@ -1,0 +1,60 @@
+"""入会: the short application form and its submission to the city federation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import store
+from actions.cases import contact_for_tracker
+from actions.dispute_form import ValidateDisputeForm
+from bot.cases.membership import do_apply_for_membership
+
+JOIN_SLOTS = ("applicant_name", "employer", "location", "phone")
+
+
+class ValidateJoinForm(FormValidationAction):
+    """Same answers, same checks as the dispute form, except that a phone is needed here."""
+
+    def name(self) -> str:
+        return "validate_join_form"
+
+    def validate_applicant_name(self, value, dispatcher, tracker, domain):  # type: ignore[no-untyped-def]
+        name = str(value or "").strip()
+        if not 2 <= len(name) <= 20 or name.startswith("/"):
+            return ValidateDisputeForm()._fail(dispatcher, tracker, "applicant_name", "invalid_text")
+        return {"applicant_name": name, "retries": None}
+
+    def validate_employer(self, value, dispatcher, tracker, domain):  # type: ignore[no-untyped-def]
+        return ValidateDisputeForm()._text("employer", value, dispatcher, tracker)
+
+    def validate_location(self, value, dispatcher, tracker, domain):  # type: ignore[no-untyped-def]
+        return ValidateDisputeForm()._text("location", value, dispatcher, tracker)
+
+    def validate_phone(self, value, dispatcher, tracker, domain):  # type: ignore[no-untyped-def]
+        result: dict[str, Any] = ValidateDisputeForm().validate_phone(value, dispatcher, tracker, domain)
+        if result.get("phone") == "skipped":
+            return ValidateDisputeForm()._fail(dispatcher, tracker, "phone", "invalid_phone")
+        return result
+
+
+class SubmitMembership(Action):
+    def name(self) -> str:
+        return "action_submit_membership"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        slots = tracker.current_slot_values()
+        async with store.transaction() as session:
+            contact = await contact_for_tracker(session, tracker)
+            application = await do_apply_for_membership(
+                session, contact=contact, name=slots["applicant_name"], employer=slots["employer"],
+                city=slots["location"], phone=slots["phone"],
+            )
+        dispatcher.utter_message(
+            text=f"入会申请已提交（编号 R{application.id:05d}），义乌市总工会的工作人员会打电话跟您联系。欢迎加入工会！"
+        )
+        return [SlotSet(slot, None) for slot in (*JOIN_SLOTS, "retries")]
