@@ -171,8 +171,10 @@ class CaseStatus(Action):
                 f"· {case.number}（{CATEGORY_NAMES.get(case.category, case.category)}）"
                 f"{STATUS_NAMES.get(case.status, case.status)}，负责单位：{case.org.name}"
             )
-            if case.due_at is not None and case.status == "submitted":
-                line += f"，{local_time(case.due_at)} 前受理"
+            if case.due_at is not None:
+                step = "受理" if case.status == "submitted" else "答复" if case.first_response_at is None else "办结"
+                line += f"，应在 {local_time(case.due_at)} 前{step}"
+            line += f"；最近更新 {local_time(case.updated_at)}"
             lines.append(line)
         dispatcher.utter_message(text="\n".join(lines))
         return []
