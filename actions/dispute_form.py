@@ -46,6 +46,8 @@ FORM_SLOTS = sorted({"employer", "location", "amount_yuan", "retries", *TAIL_SLO
 SKIP_WORDS = ("跳过", "不留", "不想留", "没有", "不方便", "算了", "不用", "先不", "没证据", "发完", "好了", "就这些", "没了")
 CANCEL_WORDS = ("取消", "不办了", "不弄了", "算了", "重新开始")
 PHONE = re.compile(r"^1[3-9]\d{9}$")
+NO_WORDS = re.compile(r"没|不|别|未|無|没有|no\b", re.I)
+YES_WORDS = re.compile(r"^(?:是|对|有|签了|报了|可以|同意|行|好|嗯|中|yes)", re.I)
 _LEADING = re.compile(r"^(?:我|我们)?(?:是|就是|在|于|给|帮)+")
 _TRAILING = re.compile(r"(?:上班|打工|干活|做事|工作|做工|干|那里|这里|的)+$")
 _EDGE_PUNCT = " \t\r\n，。,.!！?？~～、;；:：\"'“”‘’()（）【】"
@@ -101,6 +103,35 @@ class ValidateDisputeForm(FormValidationAction):
             return {}
         found = find_amounts(text)
         return {"amount": found[0].text} if found else {}
+
+    # Yes/no questions must not hinge on the model: "没签" read as a topic, or "跳过", would
+    # otherwise stall the form. Only the open question is read this way, never `confirmed`.
+    def _yes_no(self, slot: str, tracker: Tracker) -> dict[str, Any]:
+        text = (tracker.latest_message.get("text") or "").strip()
+        if tracker.get_slot("requested_slot") != slot or text.startswith("/") or not text:
+            return {}
+        if slot == "consent_union" and any(word in text for word in SKIP_WORDS):
+            return {slot: False}  # when in doubt, the company union is not told
+        if NO_WORDS.search(text):
+            return {slot: False}
+        if YES_WORDS.search(text):
+            return {slot: True}
+        return {}
+
+    async def extract_construction(self, dispatcher, tracker, domain):  # type: ignore[no-untyped-def]
+        return self._yes_no("construction", tracker)
+
+    async def extract_commute(self, dispatcher, tracker, domain):  # type: ignore[no-untyped-def]
+        return self._yes_no("commute", tracker)
+
+    async def extract_employer_reported(self, dispatcher, tracker, domain):  # type: ignore[no-untyped-def]
+        return self._yes_no("employer_reported", tracker)
+
+    async def extract_contract_signed(self, dispatcher, tracker, domain):  # type: ignore[no-untyped-def]
+        return self._yes_no("contract_signed", tracker)
+
+    async def extract_consent_union(self, dispatcher, tracker, domain):  # type: ignore[no-untyped-def]
+        return self._yes_no("consent_union", tracker)
 
     # -- validation ------------------------------------------------------------------------
 

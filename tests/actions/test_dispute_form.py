@@ -285,3 +285,24 @@ async def test_a_membership_application_lands_with_the_city_federation(case_stor
     async with store.transaction() as session:
         row = (await session.execute(select(MembershipApplication).where(MembershipApplication.name == "王小红"))).scalars().first()
     assert row is not None and (row.employer, row.city, row.status) == ("美团", "义乌稠城街道", "new")
+
+
+@pytest.mark.parametrize(
+    "slot, answer, intent, kept",
+    [("contract_signed", "没签", "report_social_insurance", False), ("contract_signed", "签了的", "inform", True),
+     ("commute", "不是 在车间", "out_of_scope", False), ("consent_union", "跳过", "nlu_fallback", False),
+     ("employer_reported", "报了", "inform", True)],
+)
+async def test_yes_no_questions_do_not_hinge_on_the_model(
+    case_store: str, slot: str, answer: str, intent: str, kept: bool
+) -> None:
+    topic = {"contract_signed": "social_insurance", "consent_union": "overtime"}.get(slot, "injury")
+    t = tracker(answer, slots={"topic": topic, "employer": "鑫达电子厂"}, requested_slot=slot, intent=intent)
+    slots = set_slots(await ValidateDisputeForm().run(CollectingDispatcher(), t, DOMAIN))
+    assert slots[slot] is kept
+
+
+async def test_only_the_open_question_is_read_as_yes_or_no(case_store: str) -> None:
+    t = tracker("没签", slots={"topic": "social_insurance"}, requested_slot="since")
+    slots = set_slots(await ValidateDisputeForm().run(CollectingDispatcher(), t, DOMAIN))
+    assert "contract_signed" not in slots
