@@ -14,11 +14,10 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from actions import store
+from actions.store import contact_for_tracker  # noqa: F401  (re-exported)
 from actions.texts import CATEGORY_NAMES, STATUS_NAMES, local_time
 from bot.cases.deadlines import INJURY_RECOGNITION_DAYS
 from bot.cases.intake import CaseDraft, do_open_case
-from bot.cases.messages import get_contact_by_sender_id, get_or_create_contact
-from bot.cases.models import Contact
 from bot.cases.queries import list_cases
 from actions.dispute_form import FORM_SLOTS
 from actions.questions import say
@@ -35,15 +34,8 @@ FACT_SLOTS = {
 }
 
 
-async def contact_for_tracker(session: AsyncSession, tracker: Tracker) -> Contact:
-    """The contact behind the conversation (``<channel>:<id>``; ``rasa`` for bare senders)."""
-    contact = await get_contact_by_sender_id(session, sender_id=tracker.sender_id)
-    if contact is not None:
-        return contact
-    channel, sep, external_id = tracker.sender_id.partition(":")
-    if not sep:
-        channel, external_id = "rasa", tracker.sender_id
-    return await get_or_create_contact(session, channel=channel, external_id=external_id)
+# Topics where the money a worker names is their monthly wage rather than the sum owed.
+WAGE_IS_CONTEXT = ("dismissal", "overtime", "social_insurance")
 
 
 def dispute_draft(slots: dict[str, Any]) -> CaseDraft:
@@ -54,12 +46,13 @@ def dispute_draft(slots: dict[str, Any]) -> CaseDraft:
         facts["period_owed_months"] = parse_duration_months(slots["duration"])
     if slots.get("service_length"):
         facts["service_months"] = parse_duration_months(slots["service_length"])
-    if slots.get("evidence") and slots["evidence"] != "skipped":
+    if slots.get("evidence") and slots["evidence"] not in ("skipped", "sent"):
         facts["evidence_note"] = slots["evidence"]
     amount = int(slots["amount_yuan"]) if slots.get("amount_yuan") is not None else None
     if amount is None and slots.get("amount"):
         amount = parse_amount(slots["amount"])  # mentioned in passing, not asked (overtime)
-    if topic in ("dismissal", "overtime") and amount is not None:
+    if topic in WAGE_IS_CONTEXT and amount is not None:
+        # the monthly wage, not a sum in dispute: it feeds the estimates and the 社保 base
         facts["monthly_wage"], amount = amount, None
     headcount = slots.get("headcount")
     description = slots.get("dispute_text")

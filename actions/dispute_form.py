@@ -7,17 +7,19 @@ validated with a clear re-ask, and after two failed answers the worker is offere
 
 from __future__ import annotations
 
+import inspect
 import re
 from datetime import datetime, timezone
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.events import ActiveLoop, EventType, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import store
-from actions.questions import say
+from actions.evidence import acknowledge, attachments_of, is_evidence_message
+from actions.questions import INTROS, say
 from actions.summary import EVIDENCE_CHECKLIST, summary_text
 from bot.cases.orgs import load_jurisdiction
 from bot.cases.routing import match_employer
@@ -40,7 +42,7 @@ TOPIC_SLOTS = {
     "social_insurance": ["missing_insurance", "since", "contract_signed"],
 }
 TAIL_SLOTS = ["dispute_text", "phone", "consent_union", "evidence", "confirmed"]
-FORM_SLOTS = sorted({"employer", "location", "amount_yuan", "retries", *TAIL_SLOTS,
+FORM_SLOTS = sorted({"employer", "location", "amount_yuan", "retries", "evidence_files", *TAIL_SLOTS,
                      *(s for slots in TOPIC_SLOTS.values() for s in slots)})
 
 SKIP_WORDS = ("跳过", "不留", "不想留", "没有", "不方便", "算了", "不用", "先不", "没证据", "发完", "好了", "就这些", "没了")
@@ -54,6 +56,11 @@ _EDGE_PUNCT = " \t\r\n，。,.!！?？~～、;；:：\"'“”‘’()（）【�
 MAX_FIELD = 200
 # "不对，金额是九千" while another question is open: a correction, not an answer to it.
 CORRECTION = re.compile(r"^\s*(?:不对|错了|搞错|写错|改一下|更正|应该是|不是不是)")
+# "上下班路上 / 干活的时候" answered in words rather than with the buttons.
+COMMUTE_WORDS = re.compile(r"路上|上班途中|下班途中|通勤|回家|骑车|开车|过马路|被车撞|车祸|交通事故")
+AT_WORK_WORDS = re.compile(r"干活|上班的时候|上班时|工作时|做工|车间|工地|厂里|机器|岗位|值班|加班的时候|送货的时候")
+# A bare "no" mid-form: not an answer to an open question, not a request to cancel either.
+BARE_NO = re.compile(r"^(?:不是|没有|不|没|否|不对|不用|不要|no)[了的啊呀吧哦噢]?$", re.I)
 ENTITY_SLOTS = {"amount": "amount", "employer": "employer", "location": "location", "headcount": "headcount",
                 "duration": "duration", "date": "incident_date"}
 
@@ -118,10 +125,26 @@ class ValidateDisputeForm(FormValidationAction):
             return {slot: True}
         return {}
 
+    async def extract_service_length(self, dispatcher, tracker, domain):  # type: ignore[no-untyped-def]
+        # "干了三年" in a dismissal story is how long the worker was there: not asked again.
+        if (tracker.get_slot("topic") != "dismissal" or tracker.get_slot("service_length")
+                or tracker.get_slot("requested_slot") == "service_length"):
+            return {}
+        for entity in tracker.latest_message.get("entities") or []:
+            if entity.get("entity") == "duration" and parse_duration_months(str(entity.get("value") or "")):
+                return {"service_length": str(entity["value"])}
+        return {}
+
     async def extract_construction(self, dispatcher, tracker, domain):  # type: ignore[no-untyped-def]
         return self._yes_no("construction", tracker)
 
     async def extract_commute(self, dispatcher, tracker, domain):  # type: ignore[no-untyped-def]
+        text = (tracker.latest_message.get("text") or "").strip()
+        if tracker.get_slot("requested_slot") == "commute" and not text.startswith("/"):
+            if COMMUTE_WORDS.search(text):
+                return {"commute": True}
+            if AT_WORK_WORDS.search(text):
+                return {"commute": False}
         return self._yes_no("commute", tracker)
 
     async def extract_employer_reported(self, dispatcher, tracker, domain):  # type: ignore[no-untyped-def]
@@ -143,6 +166,13 @@ class ValidateDisputeForm(FormValidationAction):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         requested = tracker.get_slot("requested_slot")
+        if is_evidence_message(tracker):
+            # Files sent mid-form: each acknowledged; the open question stays open (it is
+            # asked again, or for evidence, the worker is told to go on sending).
+            held = list(tracker.get_slot("evidence_files") or [])
+            kept = acknowledge(dispatcher, attachments_of(tracker), len(held))
+            events = await super().run(dispatcher, tracker, domain)
+            return [*events, SlotSet("evidence_files", held + kept)]
         if not (requested and self._corrects_another_slot(tracker, requested)):
             return await super().run(dispatcher, tracker, domain)
         # The corrected slot was filled from its entity; the open question stays open, so
@@ -169,11 +199,21 @@ class ValidateDisputeForm(FormValidationAction):
             return self._fail(dispatcher, tracker, slot, "invalid_text")
         return {slot: text, "retries": None}
 
+    @staticmethod
+    def _whole_answer(slot: str, value: Any, tracker: Tracker) -> Any:
+        """The question's answer as written: "郑州航空港区" rather than the entity "郑州"
+        when the worker answers the question with a short message containing it."""
+        text = (tracker.latest_message.get("text") or "").strip()
+        if (tracker.get_slot("requested_slot") == slot and isinstance(value, str) and value and value in text
+                and len(text) <= 40 and not text.startswith("/") and not CORRECTION.match(text)):
+            return text
+        return value
+
     def validate_employer(self, value, dispatcher, tracker, domain):  # type: ignore[no-untyped-def]
-        return self._text("employer", value, dispatcher, tracker)
+        return self._text("employer", self._whole_answer("employer", value, tracker), dispatcher, tracker)
 
     def validate_location(self, value, dispatcher, tracker, domain):  # type: ignore[no-untyped-def]
-        return self._text("location", value, dispatcher, tracker)
+        return self._text("location", self._whole_answer("location", value, tracker), dispatcher, tracker)
 
     def validate_dispute_text(self, value, dispatcher, tracker, domain):  # type: ignore[no-untyped-def]
         text = str(value or "").strip()
@@ -260,7 +300,9 @@ class ValidateDisputeForm(FormValidationAction):
         if attachments:
             return {"evidence": None}  # keep the question open until the worker says they are done
         text = str(value or "").strip()
-        return {"evidence": "skipped" if any(w in text for w in SKIP_WORDS) else text[:500], "retries": None}
+        if any(w in text for w in SKIP_WORDS) or text.startswith("/"):
+            return {"evidence": "sent" if tracker.get_slot("evidence_files") else "skipped", "retries": None}
+        return {"evidence": text[:500], "retries": None}
 
     def validate_confirmed(self, value, dispatcher, tracker, domain):  # type: ignore[no-untyped-def]
         if value:
@@ -281,7 +323,12 @@ class StartDispute(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         topic = TOPIC_OF_INTENT.get(intent or "", "unpaid_wages")
-        events: list[EventType] = [SlotSet("topic", topic), SlotSet("confirmed", None), SlotSet("retries", None)]
+        if (tracker.active_loop or {}).get("name") == "dispute_form" and tracker.get_slot("topic") == topic:
+            # An answer that reads like the topic itself ("在车间干活的时候" in an injury
+            # form): the same dispute goes on, no second introduction.
+            return [SlotSet("intro_due", False)]
+        events: list[EventType] = [SlotSet("topic", topic), SlotSet("confirmed", None), SlotSet("retries", None),
+                                   SlotSet("intro_due", True)]
         if tracker.latest_message.get("text", "").startswith("/"):
             events.append(SlotSet("dispute_text", None))  # a button, not the worker's words
         return events
@@ -294,6 +341,12 @@ class AskEvidence(Action):
         return "action_ask_evidence"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        if is_evidence_message(tracker):
+            dispatcher.utter_message(
+                text="还有的话接着发；都发完了点「发完了」。",
+                buttons=[{"title": "发完了", "payload": "发完了"}],
+            )
+            return []
         checklist = EVIDENCE_CHECKLIST.get(tracker.get_slot("topic") or "", "")
         dispatcher.utter_message(
             text=f"有证据的话现在就可以发照片、文件或语音：{checklist}\n"
@@ -324,10 +377,42 @@ class AskConfirmed(Action):
         return []
 
 
-class CancelDispute(Action):
+class DisputeIntro(Action):
+    """The topic's introduction (what the law says, then "I'll ask a few questions"), once
+    per dispute."""
+
     def name(self) -> str:
-        return "action_cancel_dispute"
+        return "action_dispute_intro"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        say(dispatcher, "form_cancelled")
-        return [SlotSet(slot, None) for slot in FORM_SLOTS] + [SlotSet("topic", None)]
+        if tracker.get_slot("intro_due") is not False:
+            dispatcher.utter_message(text=INTROS.get(tracker.get_slot("topic"), INTROS[None]))
+        return [SlotSet("intro_due", None)]
+
+
+class DenyInForm(Action):
+    """"No" while the form is open and the open question could not take it.
+
+    Only words that mean "stop" (取消, 不办了 …) cancel the dispute; an answer the model read
+    as "no" ("这周一") is checked as the answer to the open question; a bare "不是" gets a
+    hint and the question again.
+    """
+
+    def name(self) -> str:
+        return "action_deny_in_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        text = (tracker.latest_message.get("text") or "").strip()
+        if any(word in text for word in CANCEL_WORDS):
+            say(dispatcher, "form_cancelled")
+            return [ActiveLoop(None), SlotSet("requested_slot", None),
+                    *(SlotSet(slot, None) for slot in FORM_SLOTS), SlotSet("topic", None)]
+        slot = tracker.get_slot("requested_slot")
+        validator = getattr(ValidateDisputeForm(), f"validate_{slot}", None) if slot else None
+        if validator is None or BARE_NO.match(text) or text.startswith("/"):
+            say(dispatcher, "deny_hint")
+            return [FollowupAction("dispute_form")]
+        result = validator(text, dispatcher, tracker, domain)
+        if inspect.isawaitable(result):
+            result = await result
+        return [*(SlotSet(k, v) for k, v in result.items()), FollowupAction("dispute_form")]

@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import store
-from actions.cases import contact_for_tracker
+from actions.store import contact_for_tracker
 from bot.cases.deadlines import UNION_TZ, Calendar, load_calendar
 from bot.cases.messages import do_request_handoff
 from bot.db import utcnow

@@ -10,7 +10,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import store
-from actions.cases import contact_for_tracker
+from actions.store import contact_for_tracker
 from actions.dispute_form import ValidateDisputeForm
 from bot.cases.membership import do_apply_for_membership
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from actions.texts import CATEGORY_NAMES, yuan
+from actions.evidence import describe_files
 from bot.normalize import parse_amount
 
 LABELS = [
@@ -38,8 +39,11 @@ def _value(slot: str, value: Any, slots: dict[str, Any]) -> str:
         return "不留"
     if slot == "phone":
         return f"{value[:3]}****{value[-4:]}"
-    if slot == "evidence" and value == "skipped":
-        return "以后再补充"
+    if slot == "evidence":
+        files = describe_files(slots.get("evidence_files"))
+        if value in ("skipped", "sent"):
+            return f"已收到 {files}" if files else "以后再补充"
+        return f"已收到 {files}；{value}" if files else str(value)
     return str(value)
 
 
@@ -51,7 +55,7 @@ def summary_text(slots: dict[str, Any], shown: list[str]) -> str:
         value = slots.get(slot)
         if slot not in shown or value is None or value == "":
             continue
-        if slot == "amount" and slots.get("topic") in ("dismissal", "overtime"):
+        if slot == "amount" and slots.get("topic") in ("dismissal", "overtime", "social_insurance"):
             label = "月工资"
         lines.append(f"· {label}：{_value(slot, value, slots)}")
     return "\n".join(lines)

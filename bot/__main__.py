@@ -284,7 +284,8 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
         print(f"entity F1 {entity:18}{f1:>8.3f}")
     if "cross_validation" in summary:
         cv = summary["cross_validation"]
-        print(f"{args.folds}-fold cross-validation: accuracy {cv.get('accuracy')}, macro-F1 {cv.get('macro_f1')}")
+        print(f"{args.folds}-fold cross-validation: accuracy {cv.get('accuracy')}, macro-F1 {cv.get('macro_f1')}, "
+              f"lowest intent F1 {cv.get('min_intent_f1')}, entity F1 per token {cv.get('entity_f1_per_token')}")
     print(f"report: {(out / 'report.md').relative_to(PROJECT_ROOT)} ({summary['seconds']} s)")
     return 0
 

@@ -3,6 +3,7 @@ Rasa 3.6 in its own environment against the current trained model."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -39,3 +40,30 @@ def test_every_dialogue_test_story_passes(tmp_path: Path) -> None:
     assert result.returncode == 0, detail
     stories = len(re.findall(r"^\s+- story:", (ROOT / "tests/stories/test_stories.yml").read_text(), re.M))
     print(f"{stories} test stories passed")
+
+
+TOKENIZE = """
+import json, sys
+from rasa.shared.nlu.training_data.message import Message
+from nlu.components import JiebaNumeralTokenizer
+config = {**JiebaNumeralTokenizer.get_default_config(), "dictionary_path": "nlu/jieba"}
+tokenizer = JiebaNumeralTokenizer.create(config, None, None, None)
+for line in sys.stdin.read().splitlines():
+    tokens = tokenizer.tokenize(Message(data={"text": line}), "text")
+    print(json.dumps([t.text for t in tokens], ensure_ascii=False))
+"""
+
+
+def test_the_tokenizer_puts_a_boundary_at_every_entity_edge() -> None:
+    # Entities are scored by exact span, and DIET tags whole tokens: a token glued across an
+    # entity edge (二不给, 人全, 厂里) makes the right span impossible to predict.
+    lines = ["老板欠我四千二不给", "我们九个人全没拿到", "张老板的厂里欠钱", "包工头欠我们加班费还不给办工伤认定"]
+    result = subprocess.run([str(RASA.parent / "python"), "-c", TOKENIZE], cwd=ROOT, env=ENV, input="\n".join(lines),
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    tokens = [json.loads(line) for line in result.stdout.splitlines()]
+    assert "不给" in tokens[0] and "二不给" not in tokens[0]
+    assert "人" in tokens[1] and "人全" not in tokens[1]
+    assert "厂" in tokens[2] and "厂里" not in tokens[2]
+    # the labour-terms dictionary keeps the terms whole
+    assert {"包工头", "加班费", "工伤认定"} <= set(tokens[3])

@@ -34,6 +34,8 @@ class EvidenceKind(str, enum.Enum):
     MEDICAL_RECORD = "medical_record"
     PHOTO = "photo"
     AUDIO = "audio"
+    VIDEO = "video"
+    DOCUMENT = "document"
     OTHER = "other"
 
 
@@ -124,13 +126,29 @@ async def do_add_evidence(
     return item
 
 
-async def do_attach_pending_evidence(session: AsyncSession, *, case: Case, now: datetime) -> int:
-    """Attach the contact's evidence received during intake (no case yet) to ``case``."""
-    items = list(
-        (await session.execute(
-            select(EvidenceItem).where(EvidenceItem.contact_id == case.contact_id, EvidenceItem.case_id.is_(None))
-        )).scalars()
-    )
+async def do_attach_evidence(
+    session: AsyncSession, *, case: Case, evidence_ids: list[int] | None = None, actor: str = "worker",
+    now: datetime | None = None,
+) -> list[EvidenceItem]:
+    """Attach the contact's unattached evidence (all of it, or only ``evidence_ids``) to
+    ``case``, each with an ``evidence_added`` event on the timeline. Items of another
+    contact or already on a case are left alone."""
+    now = now or utcnow()
+    stmt = select(EvidenceItem).where(EvidenceItem.contact_id == case.contact_id, EvidenceItem.case_id.is_(None))
+    if evidence_ids is not None:
+        stmt = stmt.where(EvidenceItem.id.in_(evidence_ids))
+    items = list((await session.execute(stmt.order_by(EvidenceItem.id))).scalars())
     for item in items:
         item.case_id = case.id
-    return len(items)
+        await record_event(
+            session, case=case, now=now,
+            change=Change("evidence_added", actor, item.original_filename or item.kind,
+                          {"evidence_id": item.id, "kind": item.kind, "sha256": item.sha256, "size": item.size},
+                          (case.org_id,)),
+        )
+    return items
+
+
+async def do_attach_pending_evidence(session: AsyncSession, *, case: Case, now: datetime) -> int:
+    """Attach the contact's evidence received during intake (no case yet) to ``case``."""
+    return len(await do_attach_evidence(session, case=case, now=now))

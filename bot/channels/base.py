@@ -46,6 +46,27 @@ class Reply:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file the worker sent (photo, voice, video, document), already downloaded.
+
+    ``kind`` is an evidence kind of ``bot.cases.evidence.EvidenceKind`` (photo, audio,
+    video, document …); the pipeline stores the bytes as an evidence item before the
+    message reaches Rasa, so a file is never lost with a failed turn.
+    """
+
+    kind: str
+    data: bytes
+    filename: str | None = None
+    mime_type: str | None = None
+
+
+def kind_of_file(mime_type: str | None) -> str:
+    """The evidence kind for a file's MIME type (photo, audio, video, else document)."""
+    major = (mime_type or "").split("/", 1)[0].lower()
+    return {"image": "photo", "audio": "audio", "video": "video"}.get(major, "document")
+
+
+@dataclass(frozen=True)
 class InboundMessage:
     """A message from a worker, normalised from whatever the channel delivered.
 
@@ -61,6 +82,7 @@ class InboundMessage:
     kind: str = "text"
     display_name: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    attachments: tuple[Attachment, ...] = ()
 
 
 class Channel(Protocol):

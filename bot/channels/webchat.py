@@ -11,16 +11,19 @@ import json
 import re
 import uuid
 from pathlib import Path
+from urllib.parse import unquote
 from typing import Any
 
 from aiohttp import web
 
-from bot.channels.base import InboundMessage
+from bot.channels.base import Attachment, InboundMessage, kind_of_file
 from bot.web.errors import BadRequest
 from bot.web.keys import METRICS, PIPELINE
 
 CHANNEL = "webchat"
 MAX_TEXT = 2000
+MAX_FILE = 20 * 1024 * 1024
+MAX_FILES = 9  # as many as a phone's photo picker sends at once
 _SENDER = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 _PAGE = Path(__file__).with_name("webchat_page.html")
 _dumps = functools.partial(json.dumps, ensure_ascii=False)
@@ -76,6 +79,48 @@ async def post_message(request: web.Request) -> web.Response:
     )
 
 
+async def post_files(request: web.Request) -> web.Response:
+    """``POST /chat/api/files`` (multipart: ``sender``, optional ``message_id``, one or more
+    ``file`` parts): photos and documents sent as evidence, answered like a message."""
+    if not request.content_type.startswith("multipart/"):
+        raise BadRequest("send the files as multipart/form-data")
+    reader = await request.multipart()
+    fields: dict[str, str] = {}
+    files: list[Attachment] = []
+    while (part := await reader.next()) is not None:
+        if part.name == "file" and part.filename is not None:
+            if len(files) >= MAX_FILES:
+                raise BadRequest(f"at most {MAX_FILES} files at once")
+            data = bytearray()
+            while chunk := await part.read_chunk(64 * 1024):
+                data += chunk
+                if len(data) > MAX_FILE:
+                    raise BadRequest(f"file {part.filename!r} is larger than {MAX_FILE // (1024 * 1024)} MB")
+            mime = part.headers.get("Content-Type") or "application/octet-stream"
+            # browsers send UTF-8 names as they are; some clients percent-encode them
+            try:
+                name = unquote(part.filename, errors="strict") if "%" in part.filename else part.filename
+            except UnicodeDecodeError:
+                name = part.filename
+            files.append(Attachment(kind=kind_of_file(mime), data=bytes(data), filename=name[:255], mime_type=mime))
+        elif part.name in ("sender", "message_id"):
+            fields[part.name] = (await part.text())[:200]
+        else:
+            await part.release()
+    if not files:
+        raise BadRequest("no file part named 'file' in the upload")
+    base = parse_chat_request({"sender": fields.get("sender"), "text": "[文件]",
+                               "message_id": fields.get("message_id")})
+    message = InboundMessage(
+        channel=CHANNEL, external_id=base.external_id, dedupe_key=base.dedupe_key,
+        kind=files[0].kind, attachments=tuple(files),
+    )
+    outcome = await request.app[PIPELINE].handle(message)
+    label = "duplicate" if outcome.duplicate else ("answered" if outcome.answered else "pending_retry")
+    request.app[METRICS].inbound.labels(channel=CHANNEL, outcome=label).inc()
+    return web.json_response({"replies": [r.as_dict() for r in outcome.replies]}, dumps=_dumps)
+
+
 async def chat_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(_PAGE, headers={"Content-Type": "text/html; charset=utf-8"})
 
@@ -83,3 +128,4 @@ async def chat_page(request: web.Request) -> web.FileResponse:
 def add_routes(app: web.Application) -> None:
     app.router.add_get("/chat", chat_page)
     app.router.add_post("/chat/api/messages", post_message)
+    app.router.add_post("/chat/api/files", post_files)

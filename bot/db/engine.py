@@ -17,7 +17,11 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
 
     For SQLite the parent directory is created, and WAL mode plus a busy timeout let the
     gateway and the action server (two processes) write the same file without
-    "database is locked" errors.
+    "database is locked" errors. Every transaction starts with ``BEGIN IMMEDIATE``: a
+    deferred transaction that reads and then writes fails at once (SQLITE_BUSY, no
+    waiting) when another connection wrote in between — seen under load between a web
+    request and the scheduler — while an immediate one waits its turn for the write lock.
+    (SQLAlchemy's documented recipe for taking over BEGIN from the driver.)
     """
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
@@ -32,6 +36,11 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
+            dbapi_connection.isolation_level = None  # the driver emits no BEGIN of its own
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _sqlite_begin(connection):  # type: ignore[no-untyped-def]
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
     return _create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)

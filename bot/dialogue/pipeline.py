@@ -11,6 +11,8 @@ import asyncio
 import logging
 import weakref
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -21,7 +23,9 @@ from bot.cases.messages import (
     do_record_unanswered,
     get_or_create_contact,
 )
-from bot.cases.models import InboundRecord, InboundStatus, OutboundRecord
+from bot.cases.errors import InvalidInput
+from bot.cases.evidence import do_add_evidence
+from bot.cases.models import Contact, InboundRecord, InboundStatus, OutboundRecord
 from bot.channels.base import InboundMessage, Reply
 from bot.db import session_scope
 from bot.dialogue.rasa_client import RasaClient, RasaError
@@ -33,6 +37,9 @@ SAVED_FOR_LATER = Reply(
     text="您的消息已经收到并保存了 🙏 系统正忙，稍后会回复您，不用重复发送。"
     "急事可以拨打职工维权热线 12351。"
 )
+# What Rasa is told when a message is only files: an intent payload, so the model never
+# guesses a topic from "[图片]"; the files themselves travel in ``metadata.attachments``.
+SEND_EVIDENCE = "/send_evidence"
 
 
 @dataclass(frozen=True)
@@ -61,9 +68,11 @@ class ContactLocks:
 
 
 class InboundPipeline:
-    def __init__(self, *, sessionmaker: async_sessionmaker[AsyncSession], rasa: RasaClient) -> None:
+    def __init__(self, *, sessionmaker: async_sessionmaker[AsyncSession], rasa: RasaClient,
+                 evidence_dir: Path) -> None:
         self._sessionmaker = sessionmaker
         self._rasa = rasa
+        self._evidence_dir = evidence_dir
         self._locks = ContactLocks()
 
     async def handle(self, message: InboundMessage) -> Outcome:
@@ -86,6 +95,10 @@ class InboundPipeline:
             )
             if record is None:
                 return await self._previous_outcome(session, dedupe_key=message.dedupe_key)
+            files: list[dict[str, Any]] = []
+            if message.attachments:
+                files = await self._store_attachments(session, contact=contact, message=message)
+                record.meta = {**(record.meta or {}), "attachments": files}
             if contact.handoff_at is not None:
                 # A person has the conversation: the bot stays out of it (staff read it in
                 # the console and answer on the worker's channel).
@@ -97,9 +110,32 @@ class InboundPipeline:
             return await self._answer(
                 inbound_id=inbound_id,
                 sender=sender,
-                text=message.payload or message.text or "",
-                metadata={"channel": message.channel, "contact_id": contact_id, **message.meta},
+                text=message.payload or message.text or (SEND_EVIDENCE if message.attachments else ""),
+                metadata={"channel": message.channel, "contact_id": contact_id, **message.meta, **(
+                    {"attachments": files} if message.attachments else {})},
             )
+
+    async def _store_attachments(
+        self, session: AsyncSession, *, contact: Contact, message: InboundMessage
+    ) -> list[dict[str, Any]]:
+        """Each file becomes an evidence item (no case yet: intake attaches it, or the
+        action adds it to the worker's open case). A refused file is named with its reason."""
+        files: list[dict[str, Any]] = []
+        for n, attachment in enumerate(message.attachments, start=1):
+            entry: dict[str, Any] = {"kind": attachment.kind, "name": attachment.filename}
+            try:
+                async with session.begin_nested():
+                    item = await do_add_evidence(
+                        session, evidence_dir=self._evidence_dir, contact_id=contact.id, data=attachment.data,
+                        kind=attachment.kind, source=f"{message.dedupe_key}#{n}"[:64],
+                        original_filename=attachment.filename, mime_type=attachment.mime_type,
+                    )
+                entry.update(id=item.id, size=item.size, sha256=item.sha256)
+            except InvalidInput as exc:
+                logger.info("attachment %s of %s refused: %s", n, message.dedupe_key, exc)
+                entry["refused"] = str(exc)
+            files.append(entry)
+        return files
 
     async def _answer(self, *, inbound_id: int, sender: str, text: str, metadata: dict) -> Outcome:
         try:

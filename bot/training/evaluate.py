@@ -96,6 +96,21 @@ def score(examples: list[Example], intents: list[str], spans: list[set[tuple[int
     return result
 
 
+def entity_misses(examples: list[Example], spans: list[set[tuple[int, int, str]]]) -> list[dict[str, Any]]:
+    """Held-out messages where a judged entity was missed, cut wrong or invented."""
+    misses = []
+    for example, predicted in zip(examples, spans):
+        gold = {(s.start, s.end, s.entity) for s in example.entities if s.entity in JUDGED_ENTITIES}
+        pred = {span for span in predicted if span[2] in JUDGED_ENTITIES}
+        if gold != pred:
+            misses.append({
+                "text": example.text,
+                "gold": sorted(f"{k}:{example.text[a:b]}" for a, b, k in gold - pred),
+                "predicted": sorted(f"{k}:{example.text[a:b]}" for a, b, k in pred - gold),
+            })
+    return misses
+
+
 def run_eval(root: Path, *, rasa_bin: Path, folds: int = 5) -> tuple[Path, dict[str, Any]]:
     """Run the whole evaluation; returns the report folder and the summary."""
     out = root / "var" / "reports" / datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -115,6 +130,7 @@ def run_eval(root: Path, *, rasa_bin: Path, folds: int = 5) -> tuple[Path, dict[
         "misclassified": [
             {"text": e.text, "gold": e.intent, "predicted": p} for e, p in zip(test, intents) if p != e.intent
         ],
+        "entity_misses": entity_misses(test, spans),
     }
     if folds:
         cv_dir = out / "cross_validation"
@@ -128,11 +144,21 @@ def run_eval(root: Path, *, rasa_bin: Path, folds: int = 5) -> tuple[Path, dict[
 
 
 def _cv_summary(cv_dir: Path) -> dict[str, Any]:
+    """Rasa's own cross-validation figures (test folds): intents, and entities as Rasa scores
+    them (per token, not exact span — the held-out figures above are the stricter ones)."""
     report = _load(cv_dir / "intent_report.json") or {}
-    if isinstance(report, dict) and "accuracy" in report:
-        return {"accuracy": report.get("accuracy"), "macro_f1": (report.get("macro avg") or {}).get("f1-score"),
-                "per_intent_f1": {k: v.get("f1-score") for k, v in report.items() if isinstance(v, dict) and k in CONTRACT_INTENTS}}
-    return {"note": f"see {cv_dir}"}
+    if not (isinstance(report, dict) and "accuracy" in report):
+        return {"note": f"see {cv_dir}"}
+    per_intent = {k: v.get("f1-score") for k, v in report.items() if isinstance(v, dict) and k in CONTRACT_INTENTS}
+    entities = _load(cv_dir / "DIETClassifier_report.json") or {}
+    return {
+        "accuracy": round(report["accuracy"], 3),
+        "macro_f1": round(sum(per_intent.values()) / len(per_intent), 3) if per_intent else None,
+        "min_intent_f1": round(min(per_intent.values()), 3) if per_intent else None,
+        "per_intent_f1": per_intent,
+        "entity_f1_per_token": {k: round(entities[k]["f1-score"], 3) for k in JUDGED_ENTITIES
+                                if isinstance(entities, dict) and isinstance(entities.get(k), dict)},
+    }
 
 
 def render_report(summary: dict[str, Any]) -> str:
@@ -159,7 +185,12 @@ def render_report(summary: dict[str, Any]) -> str:
             lines.append(f"| {intent} | {d['precision']:.2f} | {d['recall']:.2f} | {d['f1']:.2f} | {d['support']} | {b['f1']:.2f} |")
     if "cross_validation" in summary:
         cv = summary["cross_validation"]
-        lines += ["", "## 5-fold cross-validation (training data)", "", f"accuracy {cv.get('accuracy')}, macro-F1 {cv.get('macro_f1')}"]
+        lines += ["", "## Cross-validation (training data, rasa test nlu --cross-validation)", "",
+                  f"accuracy {cv.get('accuracy')}, macro-F1 (contract intents) {cv.get('macro_f1')}, "
+                  f"lowest intent F1 {cv.get('min_intent_f1')}; entity F1 per token: {cv.get('entity_f1_per_token')}"]
     lines += ["", "Confusion matrix: `heldout/intent_confusion_matrix.png`.", "", "## Misclassified held-out messages", ""]
     lines += [f"- {m['text']} — gold `{m['gold']}`, predicted `{m['predicted']}`" for m in summary["misclassified"]]
+    lines += ["", "## Entity misses (held-out; judged entities, exact span)", ""]
+    lines += [f"- {m['text']} — missed {', '.join(m['gold']) or '—'}; predicted instead {', '.join(m['predicted']) or '—'}"
+              for m in summary.get("entity_misses", [])]
     return "\n".join(lines) + "\n"

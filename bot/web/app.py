@@ -30,7 +30,7 @@ async def _resources(app: web.Application) -> AsyncIterator[None]:
     app[SESSIONMAKER] = create_sessionmaker(engine)
     app[HTTP] = http
     app[RASA] = RasaClient(http, settings.rasa_url)
-    app[PIPELINE] = InboundPipeline(sessionmaker=app[SESSIONMAKER], rasa=app[RASA])
+    app[PIPELINE] = InboundPipeline(sessionmaker=app[SESSIONMAKER], rasa=app[RASA], evidence_dir=settings.evidence_dir)
     yield
     await http.close()
     await engine.dispose()

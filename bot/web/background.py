@@ -23,13 +23,19 @@ logger = logging.getLogger(__name__)
 DISPATCHER = web.AppKey("dispatcher", Dispatcher)
 
 
-async def _every(seconds: float, name: str, work: Callable[[], Awaitable[object]]) -> None:
-    while True:
+STOP_GRACE = 15.0  # seconds a round in progress may take to finish at shutdown
+
+
+async def _every(seconds: float, name: str, work: Callable[[], Awaitable[object]], stop: asyncio.Event) -> None:
+    """Run ``work`` every ``seconds`` until ``stop`` is set; a round in progress finishes
+    (it is never cut off inside a transaction)."""
+    while not stop.is_set():
         try:
             await work()
         except Exception:  # bulkhead: one bad round must not stop deadlines or notifications
             logger.exception("%s round failed", name)
-        await asyncio.sleep(seconds)
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
 async def background_jobs(app: web.Application) -> AsyncIterator[None]:
@@ -44,15 +50,21 @@ async def background_jobs(app: web.Application) -> AsyncIterator[None]:
         for breach in breaches:
             logger.info("deadline %s of case %s breached (escalated: %s)", breach.kind, breach.case_number, breach.escalated)
 
+    stop = asyncio.Event()
     tasks = []
     if settings.background_jobs:
         tasks = [
-            asyncio.create_task(_every(settings.scheduler_interval, "scheduler", schedule)),
-            asyncio.create_task(_every(settings.dispatch_interval, "dispatcher", lambda: dispatcher.run_once(now=utcnow()))),
+            asyncio.create_task(_every(settings.scheduler_interval, "scheduler", schedule, stop)),
+            asyncio.create_task(_every(settings.dispatch_interval, "dispatcher",
+                                       lambda: dispatcher.run_once(now=utcnow()), stop)),
         ]
     yield
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    stop.set()
+    if tasks:
+        _, late = await asyncio.wait(tasks, timeout=STOP_GRACE)
+        for task in late:
+            logger.warning("background round still running after %.0f s at shutdown: cancelled", STOP_GRACE)
+            task.cancel()
+        for task in late:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -35,6 +35,7 @@ def tracker(
     entities: list[dict] | None = None,
     requested_slot: str | None = None,
     message_id: str | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> Tracker:
     values = {**SLOTS, **(slots or {}), "requested_slot": requested_slot}
     latest = {
@@ -42,6 +43,7 @@ def tracker(
         "intent": {"name": intent, "confidence": 0.99},
         "entities": entities or [],
         "message_id": message_id or uuid.uuid4().hex,
+        "metadata": metadata or {},
     }
     events = [{"event": "user", "text": text, "parse_data": latest, "timestamp": NOW.timestamp()}]
     events += [{"event": "slot", "name": k, "value": v} for k, v in (slots or {}).items()]
@@ -306,3 +308,87 @@ async def test_only_the_open_question_is_read_as_yes_or_no(case_store: str) -> N
     t = tracker("没签", slots={"topic": "social_insurance"}, requested_slot="since")
     slots = set_slots(await ValidateDisputeForm().run(CollectingDispatcher(), t, DOMAIN))
     assert "contract_signed" not in slots
+
+
+def events_of(events: list[dict], kind: str) -> list[dict]:
+    return [e for e in events if e["event"] == kind]
+
+
+async def test_only_words_meaning_stop_cancel_the_form(case_store: str) -> None:
+    from actions.dispute_form import DenyInForm
+
+    dispatcher = CollectingDispatcher()
+    events = await DenyInForm().run(dispatcher, tracker(
+        "取消", intent="deny", requested_slot="location", slots={"topic": "overtime", "employer": "宏达模具厂"}), DOMAIN)
+    assert "已取消" in dispatcher.messages[0]["text"]
+    assert events_of(events, "active_loop") == [{"event": "active_loop", "name": None, "timestamp": None}]
+    assert set_slots(events)["employer"] is None and set_slots(events)["topic"] is None
+
+    # "这周一" read as "no" by the model: it is the answer to "哪天让您走的", not a cancel
+    answer = CollectingDispatcher()
+    events = await DenyInForm().run(answer, tracker(
+        "这周一", intent="deny", requested_slot="dismissal_date", slots={"topic": "dismissal"}), DOMAIN)
+    assert set_slots(events)["dismissal_date"] == "2026-11-23"  # the Monday of the message's week
+    assert events_of(events, "followup")[0]["name"] == "dispute_form"
+    assert not events_of(events, "active_loop") and not answer.messages
+
+    # a bare "不是" is neither: a hint, and the question again
+    bare = CollectingDispatcher()
+    events = await DenyInForm().run(bare, tracker(
+        "不是", intent="deny", requested_slot="location", slots={"topic": "unpaid_wages"}), DOMAIN)
+    assert "回复「取消」" in bare.messages[0]["text"]
+    assert "location" not in set_slots(events) and events_of(events, "followup")[0]["name"] == "dispute_form"
+
+
+async def test_the_same_topic_mid_form_goes_on_without_a_second_introduction(case_store: str) -> None:
+    from actions.dispute_form import DisputeIntro, StartDispute
+
+    mid = tracker("在车间干活的时候", intent="report_injury", requested_slot="commute",
+                  slots={"topic": "injury", "employer": "顺丰", "location": "杭州萧山"})
+    events = await StartDispute().run(CollectingDispatcher(), mid, DOMAIN)
+    assert set_slots(events) == {"intro_due": False}  # nothing reset
+    intro = CollectingDispatcher()
+    await DisputeIntro().run(intro, tracker("x", slots={"topic": "injury", "intro_due": False}), DOMAIN)
+    assert not intro.messages
+
+    fresh = tracker("手被机器压了", intent="report_injury")
+    fresh.active_loop = {}
+    events = await StartDispute().run(CollectingDispatcher(), fresh, DOMAIN)
+    assert set_slots(events)["topic"] == "injury" and set_slots(events)["intro_due"] is True
+    intro = CollectingDispatcher()
+    await DisputeIntro().run(intro, tracker("x", slots={"topic": "injury", "intro_due": True}), DOMAIN)
+    assert "《工伤保险条例》第17条" in intro.messages[0]["text"]
+
+
+@pytest.mark.parametrize("answer, commute", [
+    ("在车间干活的时候", False), ("上班的时候机器压的", False), ("下班骑电动车回家路上", True), ("路上被车撞了", True),
+])
+async def test_the_commute_question_is_read_from_words(case_store: str, answer: str, commute: bool) -> None:
+    other = tracker(answer, slots={"topic": "injury"}, requested_slot="incident_date", intent="report_injury")
+    assert "commute" not in set_slots(await ValidateDisputeForm().run(CollectingDispatcher(), other, DOMAIN))
+    dispatcher = CollectingDispatcher()
+    t = tracker(answer, slots={"topic": "injury"}, requested_slot="commute", intent="report_injury")
+    assert set_slots(await ValidateDisputeForm().run(dispatcher, t, DOMAIN))["commute"] is commute
+
+
+async def test_the_answer_to_where_is_kept_whole_not_cut_to_the_city(case_store: str) -> None:
+    t = tracker("郑州航空港区", slots={"topic": "social_insurance", "location": "郑州"}, requested_slot="location",
+                entities=[{"entity": "location", "value": "郑州", "start": 0, "end": 2}])
+    slots = set_slots(await ValidateDisputeForm().run(CollectingDispatcher(), t, DOMAIN))
+    assert slots["location"] == "郑州航空港区"
+    # a place named in passing inside a long story stays the entity
+    story = "我在郑州一个厂干了两年，老板一直不给交社保，现在想走了也不给开证明，怎么办才好呢真的没办法了"
+    t = tracker(story, slots={"topic": "social_insurance", "location": "郑州"}, requested_slot="location",
+                entities=[{"entity": "location", "value": "郑州", "start": 2, "end": 4}])
+    assert set_slots(await ValidateDisputeForm().run(CollectingDispatcher(), t, DOMAIN))["location"] == "郑州"
+
+
+async def test_how_long_the_worker_was_there_is_taken_from_a_dismissal_story(case_store: str) -> None:
+    story = "永辉超市突然叫我明天不用来了 干了三年 一个月六千 补偿一分没有"
+    t = tracker(story, slots={"topic": "dismissal"}, intent="report_dismissal",
+                entities=[{"entity": "duration", "value": "三年", "start": 17, "end": 19}])
+    assert set_slots(await ValidateDisputeForm().run(CollectingDispatcher(), t, DOMAIN))["service_length"] == "三年"
+    # in a wage story the same words are how long wages are owed, not asked as service length
+    t = tracker("拖了三年工资", slots={"topic": "unpaid_wages"}, intent="report_unpaid_wages",
+                entities=[{"entity": "duration", "value": "三年", "start": 2, "end": 4}])
+    assert "service_length" not in set_slots(await ValidateDisputeForm().run(CollectingDispatcher(), t, DOMAIN))

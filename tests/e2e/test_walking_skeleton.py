@@ -5,111 +5,20 @@ database. Run once on SQLite and once on PostgreSQL."""
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
-import subprocess
-import sys
-import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.e2e.conftest import Stack, listening
+
 pytestmark = pytest.mark.e2e
+PHOTO = b"\xff\xd8\xff\xe0\x00\x10JFIF payslip photo"
 CHROMIUM = "/usr/bin/chromium"  # Debian's chromium package; never a downloaded browser
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def listening(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.settimeout(0.5)
-        return sock.connect_ex(("127.0.0.1", port)) == 0
-
-
-@dataclass
-class Stack:
-    process: subprocess.Popen[str]
-    env: dict[str, str]
-    ports: dict[str, int]
-    first_health: tuple[int, dict]
-    output: Path
-
-    @property
-    def gateway(self) -> str:
-        return f"http://127.0.0.1:{self.ports['gateway']}"
-
-    def say(self, sender: str, text: str | None = None, payload: str | None = None) -> list[dict]:
-        body = {"sender": sender, "text": text} if text else {"sender": sender, "payload": payload}
-        response = requests.post(f"{self.gateway}/chat/api/messages", json=body, timeout=60)
-        assert response.status_code == 200, response.text
-        return response.json()["replies"]
-
-    def cli(self, *args: str) -> str:
-        result = subprocess.run(
-            [sys.executable, "-m", "bot", *args], cwd=ROOT, env=self.env,
-            capture_output=True, text=True, timeout=60, check=True,
-        )
-        return result.stdout
-
-
-@pytest.fixture(scope="module")
-def stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    var_dir = tmp_path_factory.mktemp("var")
-    ports = {"gateway": free_port(), "rasa": free_port(), "actions": free_port()}
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "GATEWAY_PORT": str(ports["gateway"]),
-        "RASA_PORT": str(ports["rasa"]),
-        "ACTION_PORT": str(ports["actions"]),
-        "GONGYOU_VAR_DIR": str(var_dir),
-    }
-    for name in ("RASA_URL", "ACTION_URL", "RASA_TRACKER_DB"):
-        env.pop(name, None)
-    output = var_dir / "stack.out"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "stack"], cwd=ROOT, env=env, text=True,
-        stdout=output.open("w"), stderr=subprocess.STDOUT, start_new_session=True,
-    )
-    health_url = f"http://127.0.0.1:{ports['gateway']}/healthz"
-    first_health = None
-    deadline = time.monotonic() + 600
-    try:
-        while time.monotonic() < deadline:
-            assert process.poll() is None, f"stack exited:\n{output.read_text()[-3000:]}"
-            try:
-                response = requests.get(health_url, timeout=5)
-            except requests.ConnectionError:
-                time.sleep(0.5)
-                continue
-            if first_health is None:
-                first_health = (response.status_code, response.json())
-            if response.status_code == 200:
-                break
-            time.sleep(1)
-        else:
-            pytest.fail(f"stack not healthy in 600 s:\n{output.read_text()[-3000:]}")
-        yield Stack(process, env, ports, first_health, output)
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)  # what Ctrl-C in `make run` sends
-            try:
-                process.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                raise
 
 
 def test_healthz_says_rasa_is_loading_before_it_is_up(stack: Stack) -> None:
@@ -183,15 +92,28 @@ def test_a_person_can_type_and_click_through_the_chat_page(stack: Stack) -> None
                 page.fill("#text", text)
                 page.keyboard.press("Enter")
                 expect(page.locator(".msg.bot").last).to_contain_text(expected, timeout=30_000)
-            for button, expected in (("只有我", "工程项目"), ("不是", "手机号"), ("跳过", "证据"), ("跳过", "12,000元")):
+            for button, expected in (("只有我", "工程项目"), ("不是", "手机号"), ("跳过", "证据")):
                 page.get_by_role("button", name=button).last.click()
                 expect(page.locator(".msg.bot").last).to_contain_text(expected, timeout=30_000)
+            # a photo of the payslip, picked with 📎 as on a phone
+            page.set_input_files("#file", files=[{"name": "工资条.jpg", "mimeType": "image/jpeg", "buffer": PHOTO}])
+            expect(page.locator(".msg.bot").filter(has_text="收到第 1 份证据")).to_have_count(1, timeout=30_000)
+            page.get_by_role("button", name="发完了").last.click()
+            expect(page.locator(".msg.bot").last).to_contain_text("证据：已收到 1 份（照片 1）", timeout=30_000)
+            expect(page.locator(".msg.bot").last).to_contain_text("12,000元")
             page.get_by_role("button", name="确认提交").click()
             expect(page.locator(".msg.bot").last).to_contain_text("案件编号 GY-", timeout=30_000)
+            number = page.locator(".msg.bot").last.inner_text().split("案件编号 ")[1].split("。")[0]
             # A pressed button row is disabled so the same answer cannot be sent twice.
             expect(page.get_by_role("button", name="确认提交")).to_be_disabled()
         finally:
             browser.close()
+    # the photo is on the case, stored under EVIDENCE_DIR by its hash
+    timeline = json.loads(stack.cli("cases", "show", number, "--json"))["events"]
+    added = [e for e in timeline if e["kind"] == "evidence_added"]
+    assert [e["note"] for e in added] == ["工资条.jpg"]
+    digest = added[0]["data"]["sha256"]
+    assert (Path(stack.env["GONGYOU_VAR_DIR"]) / "evidence" / digest[:2] / digest[2:4] / digest).read_bytes() == PHOTO
 
 
 def test_ctrl_c_leaves_nothing_listening(stack: Stack) -> None:

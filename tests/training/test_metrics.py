@@ -3,6 +3,8 @@ decision about the model."""
 
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 
 from bot.training.metrics import accuracy, entity_scores, intent_scores, macro_f1
@@ -36,8 +38,13 @@ def test_entities_count_only_with_the_exact_span() -> None:
     assert (scores["amount"].precision, scores["amount"].recall) == (0.0, 0.0)
 
 
+def _same(text: str) -> str:
+    """Messages that differ only in case, spaces or punctuation are the same message."""
+    return re.sub(r"[\s，。,.!！?？~～、…:：;；\"'“”]+", "", text).lower()
+
+
 def test_the_heldout_set_never_overlaps_the_training_data() -> None:
-    train = {e.text for e in read_examples(ROOT / "nlu")}
+    train = {_same(e.text) for e in read_examples(ROOT / "nlu")}
     heldout = read_examples(ROOT / "tests" / "nlu" / "heldout.yml")
     assert len(heldout) >= 300
-    assert not [e.text for e in heldout if e.text in train]
+    assert not [e.text for e in heldout if _same(e.text) in train]

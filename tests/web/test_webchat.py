@@ -106,3 +106,91 @@ async def test_a_worker_with_staff_is_not_answered_by_the_bot(
     # Rasa is down in these tests: had the bot been asked, the reply would say "saved for later".
     assert replies == [{"text": "已收到，工会工作人员会在这里回复您。"}]
     assert await count_inbound(engine, status="for_staff") >= 1
+
+
+FILES = "/chat/api/files"
+PNG = b"\x89PNG\r\n\x1a\n" + b"payslip-photo" * 50
+
+
+def upload(sender: str, *files: tuple[str, bytes, str], message_id: str | None = None) -> aiohttp.FormData:
+    form = aiohttp.FormData()
+    form.add_field("sender", sender)
+    if message_id:
+        form.add_field("message_id", message_id)
+    for name, data, mime in files:
+        form.add_field("file", data, filename=name, content_type=mime)
+    return form
+
+
+async def test_files_become_evidence_before_rasa_sees_them(
+    gateway: str, http: aiohttp.ClientSession, engine: AsyncEngine, tmp_path
+) -> None:
+    from bot.cases.evidence import EvidenceItem, evidence_path
+
+    sender = f"w-{uuid.uuid4().hex[:8]}"
+    form = upload(sender, ("工资条.png", PNG, "image/png"), ("合同.pdf", b"%PDF-1.4 contract", "application/pdf"))
+    async with http.post(gateway + FILES, data=form) as response:
+        assert response.status == 200
+        replies = (await response.json())["replies"]
+    assert "保存" in replies[0]["text"]  # Rasa is down here: kept, answered later
+    async with engine.connect() as connection:
+        inbound = (await connection.execute(
+            select(InboundRecord).where(InboundRecord.dedupe_key.like(f"webchat:{sender}:%")))).one()
+        items = (await connection.execute(
+            select(EvidenceItem).where(EvidenceItem.contact_id == inbound.contact_id).order_by(EvidenceItem.id))).all()
+    assert inbound.kind == "photo"
+    assert [(i.kind, i.original_filename, i.mime_type, i.size) for i in items] == [
+        ("photo", "工资条.png", "image/png", len(PNG)), ("document", "合同.pdf", "application/pdf", 17)]
+    assert all(i.case_id is None for i in items)  # attached when the case opens
+    assert [a["id"] for a in inbound.meta["attachments"]] == [i.id for i in items]
+    assert evidence_path(tmp_path / "evidence", items[0].sha256).read_bytes() == PNG
+
+
+async def test_a_repeated_upload_is_stored_once(gateway: str, http: aiohttp.ClientSession, engine: AsyncEngine) -> None:
+    from bot.cases.evidence import EvidenceItem
+
+    sender = f"w-{uuid.uuid4().hex[:8]}"
+    for _ in range(3):
+        async with http.post(gateway + FILES, data=upload(sender, ("a.jpg", PNG, "image/jpeg"), message_id="u-1")) as r:
+            assert r.status == 200
+    async with engine.connect() as connection:
+        stored = (await connection.execute(
+            select(func.count()).select_from(EvidenceItem).where(EvidenceItem.source.like(f"webchat:{sender}:%")))).scalar_one()
+    assert stored == 1
+    assert await count_inbound(engine, dedupe_key=f"webchat:{sender}:u-1") == 1
+
+
+async def test_an_empty_file_is_refused_by_name_and_the_rest_kept(
+    gateway: str, http: aiohttp.ClientSession, engine: AsyncEngine
+) -> None:
+    from bot.cases.evidence import EvidenceItem
+
+    sender = f"w-{uuid.uuid4().hex[:8]}"
+    form = upload(sender, ("空的.jpg", b"", "image/jpeg"), ("好的.jpg", PNG, "image/jpeg"))
+    async with http.post(gateway + FILES, data=form) as response:
+        assert response.status == 200
+    async with engine.connect() as connection:
+        inbound = (await connection.execute(
+            select(InboundRecord).where(InboundRecord.dedupe_key.like(f"webchat:{sender}:%")))).one()
+        names = (await connection.execute(
+            select(EvidenceItem.original_filename).where(EvidenceItem.contact_id == inbound.contact_id))).scalars().all()
+    assert names == ["好的.jpg"]
+    assert "empty" in inbound.meta["attachments"][0]["refused"]
+
+
+@pytest.mark.parametrize("make, complaint", [
+    (lambda s: aiohttp.FormData({"sender": s}, default_to_multipart=True), "no file"),
+    (lambda s: {"sender": s, "text": "x"}, "multipart"),
+    (lambda s: upload("bad sender!", ("a.jpg", PNG, "image/jpeg")), "sender"),
+])
+async def test_bad_uploads_get_a_clear_400_and_store_nothing(
+    gateway: str, http: aiohttp.ClientSession, engine: AsyncEngine, make, complaint: str
+) -> None:
+    before = await count_inbound(engine)
+    sender = f"w-{uuid.uuid4().hex[:8]}"
+    body = make(sender)
+    kwargs = {"json": body} if isinstance(body, dict) else {"data": body}
+    async with http.post(gateway + FILES, **kwargs) as response:
+        assert response.status == 400
+        assert complaint in (await response.json())["message"]
+    assert await count_inbound(engine) == before
