@@ -1,0 +1,1 @@
+"""Local fake servers speaking the real WeChat and Telegram wire protocols, for tests."""
