@@ -354,6 +354,8 @@ class AskEvidence(Action):
                  "暂时没有也没关系，以后回复「补充证据」再发。",
             buttons=[{"title": "发完了", "payload": "发完了"}, {"title": "跳过", "payload": "跳过"}],
         )
+        # Where the channel cannot carry documents (WeChat), the gateway adds an upload link.
+        dispatcher.utter_message(json_message={"offer": "upload"})
         return []
 
 

@@ -254,6 +254,38 @@ def cmd_tick(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_telegram_poll(settings: Settings, args: argparse.Namespace) -> int:
+    """Development with a real bot and no public URL: delete the webhook and long-poll
+    Telegram, with the gateway's pipeline running in this process (no HTTP server)."""
+    if settings.telegram is None:
+        print("error: set TELEGRAM_BOT_TOKEN and TELEGRAM_SECRET_TOKEN (any value will do for polling)",
+              file=sys.stderr)
+        return 2
+    from aiohttp import web
+
+    from bot.channels.telegram import TELEGRAM, poll_updates
+    from bot.web.app import create_app
+    from bot.web.keys import PIPELINE
+
+    async def run() -> None:
+        runner = web.AppRunner(create_app(settings))
+        await runner.setup()  # the app's startup: database, Rasa client, pipeline, channel, jobs
+        try:
+            app = runner.app
+            if TELEGRAM not in app:
+                raise SystemExit("error: the gateway built no Telegram channel (see bot/web/app.py)")
+            print("[gongyou] polling Telegram; Ctrl-C stops", flush=True)
+            await poll_updates(app[TELEGRAM], app[PIPELINE])
+        finally:
+            await runner.cleanup()
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        print("[gongyou] stopped", flush=True)
+    return 0
+
+
 def cmd_train(settings: Settings, args: argparse.Namespace) -> int:
     from bot.training.models import TrainingError, ensure_model
 
@@ -362,6 +394,8 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--json", action="store_true")
     stats.set_defaults(func=cmd_cases_stats)
 
+    sub.add_parser("telegram-poll", help="development: take Telegram updates by long polling instead of the webhook"
+                   ).set_defaults(func=cmd_telegram_poll)
     sub.add_parser("tick", help="run the deadline scheduler and the dispatcher once").set_defaults(func=cmd_tick)
     handback = sub.add_parser("handback", help="give a conversation in human handoff back to the bot")
     handback.add_argument("sender", help="<channel>:<id>, as the Rasa sender id")

@@ -34,3 +34,5 @@ def setup_logging(level: int = logging.INFO) -> None:
     root.setLevel(level)
     # Alembic narrates every plugin and migration at INFO; only problems matter here.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # httpx logs each request URL at INFO, and Telegram's URLs contain the bot token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)

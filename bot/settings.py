@@ -104,6 +104,7 @@ class Settings:
     background_jobs: bool = True
     scheduler_interval: float = 60.0
     dispatch_interval: float = 2.0
+    retry_interval: float = 15.0  # how often messages kept while Rasa was down are retried
 
     @property
     def gateway_url(self) -> str:
@@ -171,4 +172,5 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
         background_jobs=(env.get("BACKGROUND_JOBS") or "1").lower() not in ("0", "false", "no"),
         scheduler_interval=_float(env, "SCHEDULER_INTERVAL", 60.0),
         dispatch_interval=_float(env, "DISPATCH_INTERVAL", 2.0),
+        retry_interval=_float(env, "RETRY_INTERVAL", 15.0),
     )

@@ -57,7 +57,11 @@ def test_staff_update_tells_the_worker(cli) -> None:  # type: ignore[no-untyped-
     tick = cli("tick")
     assert "notifications sent:" in tick.stdout and f"您的案件 {submitted} 已被工会受理" in tick.stderr
     detail = json.loads(cli("cases", "show", submitted, "--json").stdout)
-    assert detail["status"] == "accepted" and detail["events"][-1]["note"] == "已联系雇主"
+    kinds = [(e["kind"], e["note"]) for e in detail["events"]]
+    assert detail["status"] == "accepted" and ("accepted", "已联系雇主") in kinds
+    # the worker's notification shows on the timeline once delivered
+    after = kinds[kinds.index(("accepted", "已联系雇主")) + 1:]
+    assert [k for k, _ in after] == ["notification_sent"], after
 
 
 def test_resolving_needs_an_outcome(cli) -> None:  # type: ignore[no-untyped-def]

@@ -79,6 +79,12 @@ class Contact(Base):
     last_inbound_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set while a person, not the bot, answers this contact (转人工); cleared on hand-back.
     handoff_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the channel says the worker cannot be reached (blocked the bot, unfollowed);
+    # cleared by their next message.
+    unreachable_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What a channel adapter keeps per contact: WeChat's 48-hour window and 5-message
+    # quota, the digit → payload map of the last numbered buttons, Telegram's chat id.
+    channel_state: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     @property
     def rasa_sender_id(self) -> str:
@@ -128,6 +134,18 @@ class OutboundRecord(Base):
     buttons: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     image: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ChannelToken(Base):
+    """A channel credential with one owner (WeChat's access token): fetched by one process,
+    read by all, so a second fetch never invalidates the token another process uses."""
+
+    __tablename__ = "channel_tokens"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    token: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Org(Base):

@@ -25,6 +25,9 @@ class Reply:
     text: str | None = None
     buttons: tuple[Button, ...] = ()
     image: str | None = None
+    # A channel-specific offer the actions ask for (Rasa's ``custom``): "upload" = give the
+    # worker a link to upload documents where the channel cannot carry them (WeChat).
+    offer: str | None = None
 
     @classmethod
     def from_rasa(cls, message: dict[str, Any]) -> Reply:
@@ -32,7 +35,9 @@ class Reply:
             Button(title=str(b.get("title", "")), payload=str(b.get("payload", "")))
             for b in message.get("buttons") or []
         )
-        return cls(text=message.get("text"), buttons=buttons, image=message.get("image"))
+        custom = message.get("custom") if isinstance(message.get("custom"), dict) else {}
+        return cls(text=message.get("text"), buttons=buttons, image=message.get("image"),
+                   offer=str(custom["offer"]) if custom.get("offer") else None)
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -85,19 +90,53 @@ class InboundMessage:
     attachments: tuple[Attachment, ...] = ()
 
 
+@dataclass(frozen=True)
+class Target:
+    """Whom a channel sends to: our contact row and its identity on the channel."""
+
+    contact_id: int
+    external_id: str
+
+
 class Channel(Protocol):
-    """What the pipeline needs from a channel to talk back to a contact."""
+    """What the pipeline and the dispatcher need from a channel adapter.
+
+    ``send`` carries one conversation turn (all of Rasa's replies to one message; an
+    adapter may merge them into one platform message, as WeChat's quota requires);
+    ``notify`` a status update outside any turn (``key`` is the outbox row's idempotency
+    key, e.g. WeChat's ``client_msg_id``); ``fetch_attachments`` downloads the files an
+    inbound message only referenced (``InboundRecord.meta``: WeChat media ids, Telegram
+    file ids) — the pipeline calls it after the delivery was stored and acknowledged.
+    """
 
     name: str
 
-    async def send(self, *, external_id: str, replies: Sequence[Reply]) -> None:
-        """Deliver ``replies`` to the contact; raise ``ChannelError`` on failure."""
+    async def send(self, target: Target, replies: Sequence[Reply]) -> None:
+        """Deliver a turn; raise ``ChannelError`` on failure."""
+        ...
+
+    async def notify(self, target: Target, text: str, *, key: str) -> None:
+        """Deliver a status update; raise ``NotNow`` when it must wait for the worker's
+        next message (WeChat's 48-hour window closed, no template configured)."""
+        ...
+
+    async def fetch_attachments(self, meta: dict[str, Any]) -> list[Attachment]:
+        """The files of an inbound message (already stored) as bytes."""
         ...
 
 
 class ChannelError(Exception):
-    """A send failed; ``retryable`` says whether trying again later can help."""
+    """A send failed. ``retryable``: trying later can help; ``unreachable``: the worker
+    cannot be reached on this channel at all (blocked the bot, unfollowed)."""
 
-    def __init__(self, message: str, *, retryable: bool = True) -> None:
+    def __init__(self, message: str, *, retryable: bool = True, unreachable: bool = False) -> None:
         super().__init__(message)
         self.retryable = retryable
+        self.unreachable = unreachable
+
+
+class NotNow(ChannelError):
+    """Cannot be delivered now; deliver with the worker's next message (kept, not failed)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=True)

@@ -74,7 +74,7 @@ async def post_message(request: web.Request) -> web.Response:
     label = "duplicate" if outcome.duplicate else ("answered" if outcome.answered else "pending_retry")
     request.app[METRICS].inbound.labels(channel=CHANNEL, outcome=label).inc()
     return web.json_response(
-        {"replies": [r.as_dict() for r in outcome.replies]},
+        {"replies": [r.as_dict() for r in outcome.replies if r.text or r.buttons or r.image]},
         dumps=_dumps,
     )
 
@@ -118,7 +118,7 @@ async def post_files(request: web.Request) -> web.Response:
     outcome = await request.app[PIPELINE].handle(message)
     label = "duplicate" if outcome.duplicate else ("answered" if outcome.answered else "pending_retry")
     request.app[METRICS].inbound.labels(channel=CHANNEL, outcome=label).inc()
-    return web.json_response({"replies": [r.as_dict() for r in outcome.replies]}, dumps=_dumps)
+    return web.json_response({"replies": [r.as_dict() for r in outcome.replies if r.text or r.buttons or r.image]}, dumps=_dumps)
 
 
 async def chat_page(request: web.Request) -> web.FileResponse:

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import weakref
 from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,12 @@ from bot.cases.messages import (
 from bot.cases.errors import InvalidInput
 from bot.cases.evidence import do_add_evidence
 from bot.cases.models import Contact, InboundRecord, InboundStatus, OutboundRecord
-from bot.channels.base import InboundMessage, Reply
-from bot.db import session_scope
+from bot.cases.outbox import OutboxMessage, OutboxStatus, do_mark_notification_sent
+from bot.channels.base import Channel, ChannelError, InboundMessage, NotNow, Reply, Target
+from bot.db import session_scope, utcnow
+from bot.notify.texts import render
 from bot.dialogue.rasa_client import RasaClient, RasaError
+from bot.dialogue.rating import do_take_rating
 
 logger = logging.getLogger(__name__)
 
@@ -67,53 +71,221 @@ class ContactLocks:
         return lock
 
 
+@dataclass(frozen=True)
+class Accepted:
+    """A delivery stored (or recognised as a repeat of one already stored)."""
+
+    inbound_id: int
+    contact_id: int
+    duplicate: bool = False
+
+
+MAX_ATTEMPTS = 20  # Rasa failures before a message is left to staff (status failed)
+
+
 class InboundPipeline:
+    """verify (the channel) → :meth:`accept` (store, dedupe) → acknowledge (the channel) →
+    :meth:`schedule` (per-contact ordered, cross-contact concurrent: files, Rasa, replies
+    through the contact's channel). The web chat answers in the request: :meth:`handle`."""
+
     def __init__(self, *, sessionmaker: async_sessionmaker[AsyncSession], rasa: RasaClient,
-                 evidence_dir: Path) -> None:
+                 evidence_dir: Path, channels: Mapping[str, Channel] | None = None) -> None:
         self._sessionmaker = sessionmaker
         self._rasa = rasa
         self._evidence_dir = evidence_dir
         self._locks = ContactLocks()
+        self._channels: dict[str, Channel] = dict(channels or {})
+        self._tasks: set[asyncio.Task[None]] = set()
 
-    async def handle(self, message: InboundMessage) -> Outcome:
-        """Store ``message`` and answer it; a repeated delivery gets the stored answer."""
+    def register(self, channel: Channel) -> None:
+        self._channels[channel.name] = channel
+
+    def channel(self, name: str) -> Channel | None:
+        return self._channels.get(name)
+
+    @property
+    def channels(self) -> dict[str, Channel]:
+        return dict(self._channels)
+
+    async def accept(self, message: InboundMessage) -> Accepted:
+        """Store ``message`` (files given as bytes become evidence in the same transaction);
+        a repeated delivery is recognised by its dedupe key and stores nothing."""
         async with session_scope(self._sessionmaker) as session:
             contact = await get_or_create_contact(
-                session,
-                channel=message.channel,
-                external_id=message.external_id,
+                session, channel=message.channel, external_id=message.external_id,
                 display_name=message.display_name,
             )
             record = await do_record_inbound(
-                session,
-                contact=contact,
-                dedupe_key=message.dedupe_key,
-                text=message.text,
-                payload=message.payload,
-                kind=message.kind,
-                meta=message.meta,
+                session, contact=contact, dedupe_key=message.dedupe_key, text=message.text,
+                payload=message.payload, kind=message.kind, meta=message.meta,
             )
             if record is None:
-                return await self._previous_outcome(session, dedupe_key=message.dedupe_key)
-            files: list[dict[str, Any]] = []
+                stored = (await session.execute(
+                    select(InboundRecord).where(InboundRecord.dedupe_key == message.dedupe_key))).scalar_one()
+                return Accepted(stored.id, stored.contact_id, duplicate=True)
+            contact.unreachable_at = None  # they wrote: they can be reached again
             if message.attachments:
                 files = await self._store_attachments(session, contact=contact, message=message)
                 record.meta = {**(record.meta or {}), "attachments": files}
+            return Accepted(record.id, contact.id)
+
+    def schedule(self, accepted: Accepted) -> None:
+        """Answer a stored delivery in the background; replies go out through the contact's
+        channel. Tasks of one contact queue on its lock in the order they were scheduled."""
+        if accepted.duplicate:
+            return
+        task = asyncio.create_task(self._turn(accepted.contact_id, accepted.inbound_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self) -> None:
+        """Wait for every scheduled turn (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def handle(self, message: InboundMessage) -> Outcome:
+        """Store ``message`` and answer it in the request (web chat); a repeated delivery
+        gets the stored answer."""
+        accepted = await self.accept(message)
+        if accepted.duplicate:
+            async with session_scope(self._sessionmaker) as session:
+                return await self._previous_outcome(session, dedupe_key=message.dedupe_key)
+        async with self._locks.for_contact(accepted.contact_id):
+            return await self._process(accepted.inbound_id)
+
+    async def retry_pending(self, *, limit: int = 20) -> int:
+        """Answer messages kept while Rasa was down (oldest first); returns how many were tried."""
+        async with session_scope(self._sessionmaker) as session:
+            rows = (await session.execute(
+                select(InboundRecord.id, InboundRecord.contact_id)
+                .where(InboundRecord.status == InboundStatus.PENDING_RETRY.value)
+                .order_by(InboundRecord.id).limit(limit))).all()
+        for inbound_id, contact_id in rows:
+            await self._turn(contact_id, inbound_id)
+        return len(rows)
+
+    async def _turn(self, contact_id: int, inbound_id: int) -> None:
+        try:
+            async with self._locks.for_contact(contact_id):
+                outcome = await self._process(inbound_id)
+                if outcome.replies:
+                    await self._send(contact_id, outcome.replies)
+                if outcome.answered:
+                    await self.flush_held(contact_id)
+        except Exception:  # bulkhead: one message never takes the others down
+            logger.exception("inbound %s: turn failed", inbound_id)
+
+    async def _process(self, inbound_id: int) -> Outcome:
+        async with session_scope(self._sessionmaker) as session:
+            record = await session.get_one(InboundRecord, inbound_id)
+            contact = await session.get_one(Contact, record.contact_id)
+            if record.status not in (InboundStatus.RECEIVED.value, InboundStatus.PENDING_RETRY.value):
+                return Outcome(inbound_id=inbound_id, replies=(), answered=False)
+            first_try = record.attempts == 0
             if contact.handoff_at is not None:
                 # A person has the conversation: the bot stays out of it (staff read it in
                 # the console and answer on the worker's channel).
                 record.status = InboundStatus.FOR_STAFF.value
                 return Outcome(inbound_id=record.id, replies=(WITH_STAFF,), answered=False)
-            contact_id, inbound_id, sender = contact.id, record.id, contact.rasa_sender_id
+            if not record.payload and (rating := await do_take_rating(
+                    session, contact=contact, text=record.text, now=utcnow())):
+                await do_record_answer(session, inbound=record, replies=[rating.as_dict()])
+                return Outcome(inbound_id=record.id, replies=(rating,))
+            meta = dict(record.meta or {})
+            pending = meta.get("files") and "attachments" not in meta
+            channel_name, sender = contact.channel, contact.rasa_sender_id
+        if pending:
+            try:
+                meta["attachments"] = await self._fetch_files(inbound_id, contact_id=record.contact_id,
+                                                              channel_name=channel_name, meta=meta)
+            except ChannelError as exc:  # retryable: kept, files fetched again on the retry
+                logger.warning("inbound %s kept for retry: files not downloaded: %s", inbound_id, exc)
+                async with session_scope(self._sessionmaker) as session:
+                    await do_record_unanswered(session, inbound=await session.get_one(InboundRecord, inbound_id),
+                                               error=f"files: {exc}")
+                return Outcome(inbound_id=inbound_id, replies=(SAVED_FOR_LATER,) if first_try else (),
+                               answered=False)
+        files = meta.get("attachments") or []
+        text = record.payload or record.text or (SEND_EVIDENCE if files else "")
+        metadata = {"channel": channel_name, "contact_id": record.contact_id,
+                    **{k: v for k, v in meta.items() if k != "files"}}
+        outcome = await self._answer(inbound_id=inbound_id, sender=sender, text=text, metadata=metadata)
+        if not outcome.answered and not first_try:
+            return Outcome(inbound_id=inbound_id, replies=(), answered=False)  # told once already
+        return outcome
 
-        async with self._locks.for_contact(contact_id):
-            return await self._answer(
-                inbound_id=inbound_id,
-                sender=sender,
-                text=message.payload or message.text or (SEND_EVIDENCE if message.attachments else ""),
-                metadata={"channel": message.channel, "contact_id": contact_id, **message.meta, **(
-                    {"attachments": files} if message.attachments else {})},
-            )
+    async def _fetch_files(self, inbound_id: int, *, contact_id: int, channel_name: str,
+                           meta: dict[str, Any]) -> list[dict[str, Any]]:
+        """Download the files a channel only referenced, store them as evidence, and keep
+        the result on the message (so a retry does not download them again)."""
+        channel = self._channels.get(channel_name)
+        try:
+            if channel is None:
+                raise ChannelError(f"no {channel_name} channel to download files with", retryable=False)
+            attachments = await channel.fetch_attachments(meta)
+            refused: list[dict[str, Any]] = []
+        except ChannelError as exc:
+            if exc.retryable:
+                raise  # the message stays received and its turn is tried again (files kept by id)
+            logger.warning("inbound %s: files not downloaded: %s", inbound_id, exc)
+            attachments = []
+            refused = [{"kind": f.get("kind"), "name": f.get("name"), "refused": "文件没能下载"}
+                       for f in meta.get("files") or []]
+        async with session_scope(self._sessionmaker) as session:
+            record = await session.get_one(InboundRecord, inbound_id)
+            contact = await session.get_one(Contact, contact_id)
+            message = InboundMessage(channel=channel_name, external_id=contact.external_id,
+                                     dedupe_key=record.dedupe_key, attachments=tuple(attachments))
+            files = await self._store_attachments(session, contact=contact, message=message) + refused
+            record.meta = {**(record.meta or {}), "attachments": files}
+        return files
+
+    async def _send(self, contact_id: int, replies: Sequence[Reply]) -> None:
+        async with session_scope(self._sessionmaker) as session:
+            contact = await session.get_one(Contact, contact_id)
+            channel = self._channels.get(contact.channel)
+            target = Target(contact.id, contact.external_id)
+        if channel is None:
+            return  # the web chat answers in its own request
+        try:
+            await channel.send(target, replies)
+        except NotNow as exc:
+            logger.info("contact %s: turn not delivered now: %s", contact_id, exc)
+        except ChannelError as exc:
+            logger.warning("contact %s: turn not delivered: %s", contact_id, exc)
+            if exc.unreachable:
+                await self._mark_unreachable(contact_id)
+
+    async def flush_held(self, contact_id: int) -> int:
+        """Deliver the status updates that waited for this worker's next message."""
+        async with session_scope(self._sessionmaker) as session:
+            contact = await session.get_one(Contact, contact_id)
+            channel = self._channels.get(contact.channel)
+            target = Target(contact.id, contact.external_id)
+            held = list((await session.execute(
+                select(OutboxMessage).where(OutboxMessage.contact_id == contact_id,
+                                            OutboxMessage.status == OutboxStatus.HELD.value)
+                .order_by(OutboxMessage.id))).scalars())
+            jobs = [(row.id, row.idempotency_key, render(row.template, row.params)) for row in held]
+        if channel is None or not jobs:
+            return 0
+        sent = 0
+        for outbox_id, key, text in jobs:
+            try:
+                await channel.notify(target, text, key=key)
+            except ChannelError as exc:
+                logger.info("held notification %s still not delivered: %s", outbox_id, exc)
+                break
+            async with session_scope(self._sessionmaker) as session:
+                row = await session.get_one(OutboxMessage, outbox_id)
+                await do_mark_notification_sent(session, row=row, now=utcnow(), how="with the worker's next message")
+            sent += 1
+        return sent
+
+    async def _mark_unreachable(self, contact_id: int) -> None:
+        async with session_scope(self._sessionmaker) as session:
+            contact = await session.get_one(Contact, contact_id)
+            contact.unreachable_at = contact.unreachable_at or utcnow()
 
     async def _store_attachments(
         self, session: AsyncSession, *, contact: Contact, message: InboundMessage
@@ -145,6 +317,8 @@ class InboundPipeline:
             async with session_scope(self._sessionmaker) as session:
                 record = await session.get_one(InboundRecord, inbound_id)
                 await do_record_unanswered(session, inbound=record, error=str(exc))
+                if record.attempts >= MAX_ATTEMPTS:
+                    record.status = InboundStatus.FAILED.value  # left to staff; no more retries
             return Outcome(inbound_id=inbound_id, replies=(SAVED_FOR_LATER,), answered=False)
         replies = tuple(Reply.from_rasa(r) for r in raw_replies)
         async with session_scope(self._sessionmaker) as session:

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from bot.channels import webchat
+from bot.channels import telegram, webchat
 from bot.db import create_engine, create_sessionmaker
 from bot.dialogue.pipeline import InboundPipeline
 from bot.dialogue.rasa_client import RasaClient
@@ -40,6 +40,11 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[error_middleware], client_max_size=2 * 1024 * 1024)
     app[SETTINGS] = settings
     app.cleanup_ctx.append(_resources)
+    # channels after the pipeline exists, before the background jobs (their dispatcher
+    # takes the pipeline's channels when it starts)
+    if settings.telegram is not None:
+        telegram.add_routes(app)
+        app.cleanup_ctx.append(telegram.channel_ctx)
     app.cleanup_ctx.append(background_jobs)
     metrics = app[METRICS] = Metrics()
     app.router.add_get("/healthz", healthz)

@@ -15,8 +15,9 @@ from aiohttp import web
 
 from bot.cases.scheduler import do_process_breaches
 from bot.db import session_scope, utcnow
-from bot.notify.dispatcher import Dispatcher, LogSender
-from bot.web.keys import SESSIONMAKER, SETTINGS
+from bot.dialogue.rasa_client import RasaError
+from bot.notify.dispatcher import ChannelSender, Dispatcher, LogSender
+from bot.web.keys import PIPELINE, RASA, SESSIONMAKER, SETTINGS
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +42,19 @@ async def _every(seconds: float, name: str, work: Callable[[], Awaitable[object]
 async def background_jobs(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     sessionmaker = app[SESSIONMAKER]
-    # Until the WeChat and Telegram senders exist, every channel delivers to the log.
-    dispatcher = app[DISPATCHER] = Dispatcher(sessionmaker=sessionmaker, senders={}, fallback=LogSender())
+    pipeline = app[PIPELINE]
+    # Workers' channels deliver through their adapters; the console (union bodies) and the
+    # web chat, which has no way to push, go to the log until the console exists.
+    senders = {name: ChannelSender(channel) for name, channel in pipeline.channels.items()}
+    dispatcher = app[DISPATCHER] = Dispatcher(sessionmaker=sessionmaker, senders=senders, fallback=LogSender())
+
+    async def retry() -> None:
+        # Messages kept while Rasa was down are answered once it is back, oldest first.
+        try:
+            await app[RASA].status()
+        except RasaError:
+            return
+        await pipeline.retry_pending()
 
     async def schedule() -> None:
         async with session_scope(sessionmaker) as session:
@@ -57,9 +69,11 @@ async def background_jobs(app: web.Application) -> AsyncIterator[None]:
             asyncio.create_task(_every(settings.scheduler_interval, "scheduler", schedule, stop)),
             asyncio.create_task(_every(settings.dispatch_interval, "dispatcher",
                                        lambda: dispatcher.run_once(now=utcnow()), stop)),
+            asyncio.create_task(_every(settings.retry_interval, "inbound retry", retry, stop)),
         ]
     yield
     stop.set()
+    await pipeline.drain()
     if tasks:
         _, late = await asyncio.wait(tasks, timeout=STOP_GRACE)
         for task in late:

@@ -194,3 +194,34 @@ async def test_bad_uploads_get_a_clear_400_and_store_nothing(
         assert response.status == 400
         assert complaint in (await response.json())["message"]
     assert await count_inbound(engine) == before
+
+
+async def test_a_digit_after_the_case_is_resolved_is_its_rating(
+    gateway: str, http: aiohttp.ClientSession, engine: AsyncEngine
+) -> None:
+    from bot.cases.intake import CaseDraft, do_open_case
+    from bot.cases.messages import get_or_create_contact
+    from bot.cases.models import Case
+    from bot.cases.review import Rating
+    from bot.cases.workflow import do_accept, do_resolve, do_start
+    from bot.db import create_sessionmaker, session_scope, utcnow
+
+    sender = f"w-{uuid.uuid4().hex[:8]}"
+    async with session_scope(create_sessionmaker(engine)) as session:
+        contact = await get_or_create_contact(session, channel="webchat", external_id=sender)
+        case = await do_open_case(session, contact=contact, actor="worker", now=utcnow(), draft=CaseDraft(
+            category="unpaid_wages", employer="某某电子厂", location="义乌稠江街道", amount=5000))
+        for step in (do_accept, do_start):
+            await step(session, case=case, actor="staff:1", now=utcnow())
+        await do_resolve(session, case=case, actor="staff:1", now=utcnow(), outcome="paid_in_full", amount_recovered=5000)
+        case_id, number = case.id, case.number
+
+    async with http.post(gateway + API, json={"sender": sender, "text": "2分"}) as response:
+        reply = (await response.json())["replies"][0]["text"]
+    assert f"谢谢您的评价（2 分）。案件 {number} 已结案" in reply and "专家评审" in reply
+    async with engine.connect() as connection:
+        assert (await connection.execute(select(Rating.score).where(Rating.case_id == case_id))).scalar_one() == 2
+        assert (await connection.execute(select(Case.status).where(Case.id == case_id))).scalar_one() == "closed"
+    # a second digit is no rating any more: it goes on to the bot (down here, so "saved")
+    async with http.post(gateway + API, json={"sender": sender, "text": "5"}) as response:
+        assert "保存" in (await response.json())["replies"][0]["text"]
