@@ -8,6 +8,8 @@ variable that is already set).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +74,9 @@ class WeChatSettings:
     app_secret: str
     aes_key: str | None
     api_base_url: str
+    # status updates outside the 48-hour window (verified service accounts); unset = they wait
+    template_id: str | None = None
+    template_field: str = "content"  # the template's {{content.DATA}} placeholder
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,15 @@ class Settings:
     scheduler_interval: float = 60.0
     dispatch_interval: float = 2.0
     retry_interval: float = 15.0  # how often messages kept while Rasa was down are retried
+    # signs /upload/<token> links (documents WeChat cannot carry); derived from the WeChat
+    # app secret when unset, so it is stable across restarts and gateways
+    upload_secret: str | None = None
+    # where workers reach the gateway from outside (upload links); default: the gateway itself
+    public_base_url: str | None = None
+
+    @property
+    def public_url(self) -> str:
+        return (self.public_base_url or self.gateway_url).rstrip("/")
 
     @property
     def gateway_url(self) -> str:
@@ -132,12 +146,18 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
     disabled: list[str] = []
     wechat = None
     if env.get("WECHAT_TOKEN") and env.get("WECHAT_APP_ID") and env.get("WECHAT_APP_SECRET"):
+        aes_key = env.get("WECHAT_AES_KEY") or None
+        if aes_key is not None and len(aes_key) != 43:
+            raise SettingsError(
+                f"WECHAT_AES_KEY must be the 43-character EncodingAESKey, got {len(aes_key)} characters")
         wechat = WeChatSettings(
             token=env["WECHAT_TOKEN"],
             app_id=env["WECHAT_APP_ID"],
             app_secret=env["WECHAT_APP_SECRET"],
-            aes_key=env.get("WECHAT_AES_KEY") or None,
+            aes_key=aes_key,
             api_base_url=_url(env, "WECHAT_API_BASE_URL", "https://api.weixin.qq.com"),
+            template_id=env.get("WECHAT_TEMPLATE_ID") or None,
+            template_field=env.get("WECHAT_TEMPLATE_FIELD") or "content",
         )
     else:
         disabled.append("wechat (WECHAT_TOKEN, WECHAT_APP_ID, WECHAT_APP_SECRET not all set)")
@@ -150,6 +170,10 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
         )
     else:
         disabled.append("telegram (TELEGRAM_BOT_TOKEN, TELEGRAM_SECRET_TOKEN not both set)")
+
+    upload_secret = env.get("UPLOAD_SECRET") or None
+    if upload_secret is None and wechat is not None:
+        upload_secret = hmac.new(wechat.app_secret.encode(), b"gongyou-upload-links", hashlib.sha256).hexdigest()
 
     webchat_default = gateway_host in ("127.0.0.1", "localhost", "::1")
     webchat_raw = env.get("WEBCHAT_ENABLED")
@@ -173,4 +197,6 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
         scheduler_interval=_float(env, "SCHEDULER_INTERVAL", 60.0),
         dispatch_interval=_float(env, "DISPATCH_INTERVAL", 2.0),
         retry_interval=_float(env, "RETRY_INTERVAL", 15.0),
+        upload_secret=upload_secret,
+        public_base_url=_url(env, "PUBLIC_BASE_URL", "") if env.get("PUBLIC_BASE_URL") else None,
     )

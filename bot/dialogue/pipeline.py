@@ -11,11 +11,12 @@ import asyncio
 import logging
 import weakref
 from dataclasses import dataclass
+from datetime import timedelta
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cases.messages import (
@@ -80,6 +81,7 @@ class Accepted:
     duplicate: bool = False
 
 
+STALE_RECEIVED = timedelta(minutes=5)  # stored, never answered: picked up by the retry loop
 MAX_ATTEMPTS = 20  # Rasa failures before a message is left to staff (status failed)
 
 
@@ -156,9 +158,13 @@ class InboundPipeline:
     async def retry_pending(self, *, limit: int = 20) -> int:
         """Answer messages kept while Rasa was down (oldest first); returns how many were tried."""
         async with session_scope(self._sessionmaker) as session:
+            # also deliveries stored but never scheduled (a crash between accept and schedule)
+            stale = utcnow() - STALE_RECEIVED
             rows = (await session.execute(
                 select(InboundRecord.id, InboundRecord.contact_id)
-                .where(InboundRecord.status == InboundStatus.PENDING_RETRY.value)
+                .where(or_(InboundRecord.status == InboundStatus.PENDING_RETRY.value,
+                           and_(InboundRecord.status == InboundStatus.RECEIVED.value,
+                                InboundRecord.received_at < stale)))
                 .order_by(InboundRecord.id).limit(limit))).all()
         for inbound_id, contact_id in rows:
             await self._turn(contact_id, inbound_id)

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
-from bot.channels import telegram, webchat
+from bot.channels import telegram, upload, webchat, wechat
 from bot.db import create_engine, create_sessionmaker
 from bot.dialogue.pipeline import InboundPipeline
 from bot.dialogue.rasa_client import RasaClient
@@ -45,6 +45,11 @@ def create_app(settings: Settings) -> web.Application:
     if settings.telegram is not None:
         telegram.add_routes(app)
         app.cleanup_ctx.append(telegram.channel_ctx)
+    if settings.wechat is not None:
+        wechat.add_routes(app)
+        app.cleanup_ctx.append(wechat.channel_ctx)
+    if settings.upload_secret:
+        upload.add_routes(app, secret=settings.upload_secret)
     app.cleanup_ctx.append(background_jobs)
     metrics = app[METRICS] = Metrics()
     app.router.add_get("/healthz", healthz)

@@ -1,0 +1,229 @@
+"""Signed, expiring upload links: how a worker sends documents a channel will not carry.
+
+WeChat lets a worker send photos, voice and video to an official account, but no PDFs or
+other files. The bot offers a link ``/upload/<token>`` instead; the token names the contact
+and an expiry, signed with HMAC-SHA256 under ``UPLOAD_SECRET``, so the page needs no login
+and a forged or old link gets a 403 page. Files arrive as one inbound message of the
+contact (on the contact's own channel) and are stored as evidence by the pipeline.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import html
+import logging
+import mimetypes
+import re
+import secrets
+import time
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from aiohttp import web
+
+from bot.cases.models import Contact
+from bot.channels.base import Attachment, InboundMessage, kind_of_file
+from bot.db import session_scope
+from bot.web.keys import PIPELINE, SESSIONMAKER
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TTL = 3 * 24 * 3600  # seconds a link works: long enough to find the papers
+MAX_FILE = 20 * 1024 * 1024
+MAX_FILES = 9
+_PURPOSE = b"gongyou-upload-v1:"  # a MAC for uploads is never valid for anything else
+_SUBMISSION = re.compile(r"^[A-Za-z0-9_\-]{8,64}$")
+
+
+@dataclass(frozen=True)
+class UploadSettings:
+    secret: str
+    max_file: int = MAX_FILE
+    max_files: int = MAX_FILES
+
+
+UPLOADS = web.AppKey("uploads", UploadSettings)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _mac(secret: str, contact_id: int, expires_at: int) -> str:
+    message = _PURPOSE + f"{contact_id}.{expires_at}".encode()
+    return _b64(hmac.new(secret.encode(), message, hashlib.sha256).digest())
+
+
+def make_upload_token(contact_id: int, secret: str, *, expires_at: int) -> str:
+    """``<contact id>.<expiry, epoch seconds>.<signature>``."""
+    if not secret:
+        raise ValueError("an upload secret is required")
+    return f"{contact_id}.{expires_at}.{_mac(secret, contact_id, expires_at)}"
+
+
+def get_token_contact(token: str, secret: str, *, now: float | None = None) -> int | None:
+    """The contact id a token was made for; ``None`` if it is forged, malformed or expired."""
+    parts = token.split(".")
+    if len(parts) != 3 or not secret or not (parts[0].isdigit() and parts[1].isdigit()):
+        return None
+    contact_id, expires_at = int(parts[0]), int(parts[1])
+    expected = _mac(secret, contact_id, expires_at).encode()
+    if not hmac.compare_digest(expected, parts[2].encode("utf-8", "replace")):
+        return None
+    if expires_at <= (time.time() if now is None else now):
+        return None
+    return contact_id
+
+
+def upload_link(gateway_url: str, contact_id: int, secret: str, ttl: int = DEFAULT_TTL, *,
+                now: float | None = None) -> str:
+    """The address to offer a worker for sending files; it works for ``ttl`` seconds."""
+    expires_at = int((time.time() if now is None else now) + ttl)
+    token = make_upload_token(contact_id, secret, expires_at=expires_at)
+    return f"{gateway_url.rstrip('/')}/upload/{token}"
+
+
+# -- pages ----------------------------------------------------------------------------------
+
+_PAGE = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>工友助手 · 上传材料</title>
+<style>
+body{{font-family:system-ui,-apple-system,"PingFang SC","Microsoft YaHei",sans-serif;margin:0;
+padding:1.2rem;background:#f5f5f5;color:#222;font-size:17px;line-height:1.6}}
+main{{max-width:32rem;margin:auto;background:#fff;border-radius:12px;padding:1.2rem}}
+h1{{font-size:1.3rem;margin:0 0 .6rem}} input[type=file]{{margin:1rem 0;width:100%}}
+button{{width:100%;padding:.8rem;font-size:1.1rem;border:0;border-radius:8px;
+background:#07c160;color:#fff}}
+.note{{color:#666;font-size:.9rem}}
+</style></head><body><main>{body}</main></body></html>"""
+
+_FORM = """<h1>上传材料</h1>
+<p>劳动合同、工资条、考勤记录、聊天截图、病历……都可以传，一次最多 {max_files} 个，
+每个不超过 {max_mb} MB。</p>
+<form method="post" enctype="multipart/form-data">
+<input type="hidden" name="submission" value="{submission}">
+<input type="file" name="file" multiple required>
+<button type="submit">上传</button>
+</form>
+<p class="note">材料只给处理您事情的工会工作人员看。</p>"""
+
+
+def _page(body: str, status: int = 200) -> web.Response:
+    return web.Response(text=_PAGE.format(body=body), status=status, content_type="text/html",
+                        charset="utf-8")
+
+
+def _message_page(title: str, text: str, status: int) -> web.Response:
+    return _page(f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p>", status)
+
+
+def _forbidden() -> web.Response:
+    return _message_page("链接已失效", "这个上传链接不对或已经过期了。请回到聊天里再要一个新链接。", 403)
+
+
+async def _contact_or_none(request: web.Request) -> Contact | None:
+    contact_id = get_token_contact(request.match_info["token"], request.app[UPLOADS].secret)
+    if contact_id is None:
+        return None
+    async with session_scope(request.app[SESSIONMAKER]) as session:
+        return await session.get(Contact, contact_id)
+
+
+async def upload_form(request: web.Request) -> web.Response:
+    """``GET /upload/<token>``: the form (403 page for a forged or expired link)."""
+    if await _contact_or_none(request) is None:
+        return _forbidden()
+    config = request.app[UPLOADS]
+    return _page(_FORM.format(max_files=config.max_files, max_mb=config.max_file // (1024 * 1024),
+                              submission=secrets.token_urlsafe(16)))
+
+
+class _Refused(Exception):
+    def __init__(self, text: str, status: int = 400) -> None:
+        super().__init__(text)
+        self.status = status
+
+
+async def _read_files(
+    request: web.Request, config: UploadSettings
+) -> tuple[str | None, list[Attachment]]:
+    """The form's submission id and its non-empty files, each within the size limit."""
+    if not request.content_type.startswith("multipart/"):
+        raise _Refused("请用页面上的按钮选择文件上传。")
+    reader = await request.multipart()
+    submission: str | None = None
+    files: list[Attachment] = []
+    while (part := await reader.next()) is not None:
+        if part.name == "file" and part.filename:
+            if len(files) >= config.max_files:
+                raise _Refused(f"一次最多传 {config.max_files} 个文件，请分几次传。")
+            data = bytearray()
+            while chunk := await part.read_chunk(64 * 1024):
+                data += chunk
+                if len(data) > config.max_file:
+                    limit_mb = config.max_file // (1024 * 1024)
+                    raise _Refused(f"文件“{part.filename[:60]}”超过 {limit_mb} MB，请拍照或分开上传。",
+                                   status=413)
+            if not data:
+                continue  # an empty file input part
+            name = _filename(part.filename)
+            mime = part.headers.get("Content-Type") or ""
+            if not mime or mime == "application/octet-stream":
+                mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
+            files.append(Attachment(kind=kind_of_file(mime), data=bytes(data), filename=name,
+                                    mime_type=mime))
+        elif part.name == "submission":
+            submission = (await part.text())[:100]
+        else:
+            await part.release()
+    if not files:
+        raise _Refused("没有收到文件，请先选择文件再上传。")
+    return submission, files
+
+
+def _filename(raw: str) -> str:
+    # browsers send UTF-8 names as they are; some clients percent-encode them
+    try:
+        name = unquote(raw, errors="strict") if "%" in raw else raw
+    except UnicodeDecodeError:
+        name = raw
+    return name.replace("\\", "/").rsplit("/", 1)[-1][:255] or "file"
+
+
+async def receive_upload(request: web.Request) -> web.Response:
+    """``POST /upload/<token>`` (multipart ``file`` parts): each file becomes evidence of the
+    contact, through the pipeline as a message of theirs; the page says how many arrived."""
+    contact = await _contact_or_none(request)
+    if contact is None:
+        return _forbidden()
+    config = request.app[UPLOADS]
+    try:
+        submission, files = await _read_files(request, config)
+    except _Refused as exc:
+        return _message_page("没有上传成功", str(exc), exc.status)
+    # The form's own id makes a resubmitted page (refresh, double tap) a repeat, not a copy.
+    if not (submission and _SUBMISSION.match(submission)):
+        submission = secrets.token_urlsafe(16)
+    pipeline = request.app[PIPELINE]
+    accepted = await pipeline.accept(InboundMessage(
+        channel=contact.channel, external_id=contact.external_id,
+        dedupe_key=f"upload:{contact.id}:{submission}", kind=files[0].kind,
+        meta={"via": "upload"}, attachments=tuple(files),
+    ))
+    pipeline.schedule(accepted)
+    logger.info("upload: %s file(s) for contact %s (repeat: %s)", len(files), contact.id,
+                accepted.duplicate)
+    return _message_page(f"收到 {len(files)} 份", "材料已经保存好了，可以关掉这个页面，回到聊天里继续。", 200)
+
+
+def add_routes(app: web.Application, *, secret: str) -> None:
+    """``GET``/``POST /upload/<token>``, signed with ``secret`` (``UPLOAD_SECRET``)."""
+    if not secret:
+        raise ValueError("UPLOAD_SECRET must be set to serve upload links")
+    app[UPLOADS] = UploadSettings(secret=secret)
+    app.router.add_get("/upload/{token}", upload_form)
+    app.router.add_post("/upload/{token}", receive_upload)
