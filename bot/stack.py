@@ -78,8 +78,24 @@ def child_env(settings: Settings) -> dict[str, str]:
     return env
 
 
+def fake_channels_wanted() -> bool:
+    return (os.environ.get("FAKE_CHANNELS") or "").lower() in ("1", "true", "yes")
+
+
+def fake_ports() -> tuple[int, int]:
+    from bot.fakes.__main__ import TELEGRAM_PORT, WECHAT_PORT
+
+    return (int(os.environ.get("FAKE_WECHAT_PORT") or WECHAT_PORT),
+            int(os.environ.get("FAKE_TELEGRAM_PORT") or TELEGRAM_PORT))
+
+
 def children(settings: Settings, *, rasa_bin: Path, model: Path) -> list[Child]:
-    return [
+    fakes: list[Child] = []
+    if fake_channels_wanted():
+        wechat_port, telegram_port = fake_ports()
+        fakes = [Child("fakes", [sys.executable, "-m", "bot.fakes", "--wechat-port", str(wechat_port),
+                                 "--telegram-port", str(telegram_port)])]
+    return fakes + [
         Child("rasa", [
             str(rasa_bin), "run", "--enable-api", "--interface", "127.0.0.1",
             "--port", str(settings.rasa_port), "--model", str(model),
@@ -218,6 +234,10 @@ async def _run(stack: Stack, started: float) -> None:
     if waiter in done:
         waiter.result()  # raises StackError if a child died
         _say(f"healthy after {time.monotonic() - started:.1f}s")
+        if fake_channels_wanted():
+            await point_telegram_at_gateway(stack.settings)
+            _say(f"WeChat callback: {stack.settings.gateway_url}/wechat (fake API: "
+                 f"{stack.settings.wechat.api_base_url}/_fake/messages)" if stack.settings.wechat else "")
         _say(f"web chat: {stack.settings.gateway_url}/chat   (Ctrl-C stops everything)")
         supervisor = asyncio.ensure_future(stack.supervise())
         done, _ = await asyncio.wait({supervisor, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -227,9 +247,36 @@ async def _run(stack: Stack, started: float) -> None:
         waiter.cancel()
 
 
+async def point_telegram_at_gateway(settings: Settings) -> None:
+    """With the fake Telegram API, do what an operator does once: setWebhook to the gateway."""
+    if settings.telegram is None:
+        return
+    url = f"{settings.telegram.api_base_url}/bot{settings.telegram.bot_token}/setWebhook"
+    async with aiohttp.ClientSession() as http:
+        async with http.post(url, data={"url": f"{settings.gateway_url}/telegram/webhook",
+                                        "secret_token": settings.telegram.secret_token}) as response:
+            if response.status != 200:
+                raise StackError(f"setWebhook on the fake Telegram API failed: HTTP {response.status}")
+
+
+def with_fake_channels(settings: Settings) -> Settings:
+    """``FAKE_CHANNELS=1``: WeChat and Telegram pointed at the local fakes (development
+    credentials), unless real ones are configured."""
+    from bot.fakes.__main__ import channel_env
+    from bot.settings import load_settings
+
+    wechat_port, telegram_port = fake_ports()
+    for name, value in channel_env(wechat_port=wechat_port, telegram_port=telegram_port).items():
+        os.environ.setdefault(name, value)
+    _say(f"fake channels: WeChat API on :{wechat_port}, Telegram Bot API on :{telegram_port}")
+    return load_settings()
+
+
 def run_stack(settings: Settings, *, rasa_bin: Path, model: Path) -> int:
     """Start everything, wait until healthy, and run until Ctrl-C; returns an exit code."""
     started = time.monotonic()
+    if fake_channels_wanted():
+        settings = with_fake_channels(settings)
     stack = Stack(settings, rasa_bin=rasa_bin, model=model)
     try:
         stack.check_ports()

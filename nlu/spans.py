@@ -197,8 +197,9 @@ class SpanRepair:
         span = text[s:t]
         if not any(c in _NUM for c in span):
             return None
-        # a count of people ends in a classifier or 人 (九个, 200多人, 六百多名), or is 俩 / 仨
-        if not re.search(r"[个人名位口号俩仨]$", span):
+        # a count of people ends in a classifier or 人 (九个, 200多人, 六百多名), or is 俩 / 仨;
+        # 号 counts people only before 人 (一百多号人), else it is a date (5月20号)
+        if not re.search(r"[个人名位口号俩仨]$", span) or span.endswith("号"):
             return None
         if _PEOPLE_NOT_AFTER.match(text[t:]):
             return None

@@ -176,8 +176,8 @@ class InboundPipeline:
                 outcome = await self._process(inbound_id)
                 if outcome.replies:
                     await self._send(contact_id, outcome.replies)
-                if outcome.answered:
-                    await self.flush_held(contact_id)
+                # the worker wrote: updates that waited for them go out now (WeChat's window is open)
+                await self.flush_held(contact_id)
         except Exception:  # bulkhead: one message never takes the others down
             logger.exception("inbound %s: turn failed", inbound_id)
 

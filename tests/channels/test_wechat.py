@@ -713,3 +713,75 @@ def test_the_evidence_question_on_wechat_carries_the_workers_upload_link() -> No
     assert get_token_contact(link.rsplit("/", 1)[1], "another secret") is None
     # no link where the turn offers none
     assert "/upload/" not in render_turn(replies[:1], upload_url=link)[0]
+
+
+# -- status updates outside the 48-hour window ---------------------------------------------------
+
+
+async def _accepted_case_of_a_silent_worker(sessionmaker: async_sessionmaker[AsyncSession], openid: str) -> str:
+    """A WeChat worker whose case staff just accepted; they last wrote long ago (no window)."""
+    from bot.cases.demo import do_seed_demo
+    from bot.cases.intake import CaseDraft, do_open_case
+    from bot.cases.messages import get_or_create_contact
+    from bot.cases.workflow import do_accept
+    from bot.db import session_scope, utcnow
+
+    async with session_scope(sessionmaker) as session:
+        await do_seed_demo(session, history=False)
+        contact = await get_or_create_contact(session, channel="wechat", external_id=openid)
+        case = await do_open_case(session, contact=contact, actor="worker", now=utcnow(), draft=CaseDraft(
+            category="unpaid_wages", employer="某某电子厂", location="义乌稠江街道", amount=8000))
+        await do_accept(session, case=case, actor="staff:1", now=utcnow())
+        return case.number
+
+
+async def _timeline(sessionmaker: async_sessionmaker[AsyncSession], number: str) -> list[tuple[str, str | None]]:
+    from bot.cases.queries import get_case_detail_or_raise
+
+    async with sessionmaker() as session:
+        return [(e["kind"], e["note"]) for e in (await get_case_detail_or_raise(session, number=number))["events"]]
+
+
+async def test_outside_the_window_a_status_update_goes_as_a_template_message(
+    gateway: Gateway, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    from bot.db import utcnow
+    from bot.notify.dispatcher import ChannelSender, Dispatcher, LogSender
+
+    openid = new_openid()
+    gateway.fake.state.add_follower(openid)
+    number = await _accepted_case_of_a_silent_worker(sessionmaker, openid)
+    dispatcher = Dispatcher(sessionmaker=sessionmaker, senders={"wechat": ChannelSender(gateway.app[WECHAT])},
+                            fallback=LogSender())
+    while await dispatcher.run_once(now=utcnow(), limit=500):  # the database holds other tests' rows too
+        pass
+    [template] = [t for t in gateway.fake.state.sent_templates if t.touser == openid]
+    assert number in template.data["content"]["value"] and template.client_msg_id
+    assert gateway.messages_to(openid) == []  # no customer-service message outside the window
+    assert ("notification_sent", "via wechat") in await _timeline(sessionmaker, number)
+
+
+async def test_without_a_template_the_update_waits_for_the_workers_next_message(
+    gateway: Gateway, sessionmaker: async_sessionmaker[AsyncSession], http: aiohttp.ClientSession
+) -> None:
+    from bot.db import utcnow
+    from bot.notify.dispatcher import ChannelSender, Dispatcher, LogSender
+
+    openid = new_openid()
+    gateway.fake.state.add_follower(openid)
+    number = await _accepted_case_of_a_silent_worker(sessionmaker, openid)
+    no_template = WeChatChannel(gateway.app[WECHAT].settings, http=http, sessionmaker=sessionmaker)
+    dispatcher = Dispatcher(sessionmaker=sessionmaker, senders={"wechat": ChannelSender(no_template)},
+                            fallback=LogSender())
+    while await dispatcher.run_once(now=utcnow(), limit=500):
+        pass
+    assert gateway.messages_to(openid) == [] and gateway.fake.state.sent_templates == []
+    assert any(kind == "notification_held" for kind, _ in await _timeline(sessionmaker, number))
+
+    # the worker writes: the bot's answer (Rasa is down here: "saved") and then the update
+    status, _ = await gateway.post(http, text_xml(openid, "我的案子怎么样了", msg_id=int(uuid.uuid4().int % 10**12)))
+    assert status == 200
+    await gateway.settle()
+    said = gateway.messages_to(openid)
+    assert len(said) == 2 and "保存" in said[0] and f"您的案件 {number} 已被工会受理" in said[1]
+    assert ("notification_sent", "with the worker's next message") in await _timeline(sessionmaker, number)

@@ -62,6 +62,7 @@ def test_headcount_takes_its_classifier_and_people(text: str, tagged: str, expec
 @pytest.mark.parametrize(("text", "tagged"), [
     ("加了一百多个小时的班", "一百多个"),   # hours, not people
     ("我们人都走了", "人"),                 # no number, no headcount
+    ("5月20号通知的", "20号"),              # a date, not people
 ])
 def test_headcount_without_people_is_dropped(text: str, tagged: str) -> None:
     assert repaired(text, "headcount", tagged) == []
