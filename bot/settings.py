@@ -57,6 +57,13 @@ def _url(env: Mapping[str, str], name: str, default: str) -> str:
     return value.rstrip("/")
 
 
+def _redis_url(env: Mapping[str, str]) -> str | None:
+    value = env.get("REDIS_URL") or None
+    if value is not None and not value.startswith(("redis://", "rediss://", "unix://")):
+        raise SettingsError(f"REDIS_URL must be a redis:// URL, got {value.split('://')[0]}://…")
+    return value
+
+
 def _database_url(env: Mapping[str, str], var_dir: Path) -> str:
     value = env.get("DATABASE_URL") or f"sqlite+aiosqlite:///{var_dir / 'gongyou.db'}"
     if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
@@ -115,6 +122,8 @@ class Settings:
     upload_secret: str | None = None
     # where workers reach the gateway from outside (upload links); default: the gateway itself
     public_base_url: str | None = None
+    # optional: shared state across gateways (the WeChat access token is published there)
+    redis_url: str | None = None
 
     @property
     def public_url(self) -> str:
@@ -198,5 +207,6 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
         dispatch_interval=_float(env, "DISPATCH_INTERVAL", 2.0),
         retry_interval=_float(env, "RETRY_INTERVAL", 15.0),
         upload_secret=upload_secret,
+        redis_url=_redis_url(env),
         public_base_url=_url(env, "PUBLIC_BASE_URL", "") if env.get("PUBLIC_BASE_URL") else None,
     )

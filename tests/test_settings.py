@@ -52,7 +52,8 @@ def test_rasa_url_wins_over_rasa_port() -> None:
 
 @pytest.mark.parametrize(
     "name, value",
-    [("GATEWAY_PORT", "eighty"), ("RASA_PORT", "70000"), ("DATABASE_URL", "mysql://x"), ("RASA_URL", "localhost:5005")],
+    [("GATEWAY_PORT", "eighty"), ("RASA_PORT", "70000"), ("DATABASE_URL", "mysql://x"), ("RASA_URL", "localhost:5005"),
+     ("REDIS_URL", "http://127.0.0.1:6379"), ("PUBLIC_BASE_URL", "union.example.cn")],
 )
 def test_a_bad_value_names_its_variable(name: str, value: str) -> None:
     with pytest.raises(SettingsError, match=name):

@@ -302,7 +302,7 @@ class WeChatChannel:
         self, settings: WeChatSettings, *, http: aiohttp.ClientSession,
         sessionmaker: async_sessionmaker[AsyncSession], template_id: str | None = None,
         template_field: str = "content", clock: Callable[[], datetime] = utcnow,
-        gateway_url: str | None = None, upload_secret: str | None = None,
+        gateway_url: str | None = None, upload_secret: str | None = None, redis: Any | None = None,
     ) -> None:
         self.settings = settings
         self._gateway_url = gateway_url
@@ -314,7 +314,8 @@ class WeChatChannel:
         self.crypto = (WeChatCrypto(settings.token, settings.aes_key, settings.app_id)
                        if settings.aes_key else None)
         self.api = WeChatApi(http=http, base_url=settings.api_base_url, app_id=settings.app_id,
-                             app_secret=settings.app_secret, sessionmaker=sessionmaker, clock=clock)
+                             app_secret=settings.app_secret, sessionmaker=sessionmaker, clock=clock,
+                             redis=redis)
 
     # -- inbound state --------------------------------------------------------------------
 
@@ -564,9 +565,17 @@ async def channel_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS].wechat
     if settings is None:
         raise RuntimeError("channel_ctx added without WECHAT_TOKEN, WECHAT_APP_ID and WECHAT_APP_SECRET")
+    redis = None
+    if app[SETTINGS].redis_url:
+        from redis.asyncio import Redis
+
+        redis = Redis.from_url(app[SETTINGS].redis_url, socket_timeout=2)
     channel = WeChatChannel(settings, http=app[HTTP], sessionmaker=app[SESSIONMAKER],
                             template_id=settings.template_id, template_field=settings.template_field,
-                            gateway_url=app[SETTINGS].public_url, upload_secret=app[SETTINGS].upload_secret)
+                            gateway_url=app[SETTINGS].public_url, upload_secret=app[SETTINGS].upload_secret,
+                            redis=redis)
     app[WECHAT] = channel
     app[PIPELINE].register(channel)
     yield
+    if redis is not None:
+        await redis.aclose()

@@ -6,7 +6,9 @@ calls themselves are made here, against ``WECHAT_API_BASE_URL`` + ``/cgi-bin/...
 
 The access token has one owner: every fetch of a new token retires the previous one (five
 minutes later), so all gateways share the token through the ``channel_tokens`` row and only
-the process holding that row's lock fetches a new one.
+the process holding that row's lock fetches a new one. With ``REDIS_URL`` set, the token
+is also published in Redis, where every process reads it first (the row stays the lock and
+the record; Redis only spares the database a read per process and expiry).
 """
 
 from __future__ import annotations
@@ -69,8 +71,10 @@ class WeChatApi:
     def __init__(
         self, *, http: aiohttp.ClientSession, base_url: str, app_id: str, app_secret: str,
         sessionmaker: async_sessionmaker[AsyncSession], clock: Callable[[], datetime] = utcnow,
+        redis: Any | None = None,
     ) -> None:
         self._http = http
+        self._redis = redis  # a redis.asyncio.Redis, or None
         self._base = base_url.rstrip("/") + "/cgi-bin/"
         self._app_id = app_id
         self._app_secret = app_secret
@@ -125,10 +129,44 @@ class WeChatApi:
             fresh = cached is not None and cached.expires_at - self._clock() > REFRESH_MARGIN
             if cached is not None and fresh and cached.value != stale:
                 return cached.value  # another coroutine refreshed while we waited
+            shared = await self._from_redis()
+            if shared is not None and shared.value != stale and shared.expires_at - self._clock() > REFRESH_MARGIN:
+                self._cached = shared
+                return shared.value
             async with session_scope(self._sessionmaker) as session:
                 token = await self._shared_token(session, stale=stale)
             self._cached = token
+            await self._to_redis(token)
             return token.value
+
+    @property
+    def _redis_key(self) -> str:
+        return f"gongyou:channel-token:{self._name}"
+
+    async def _from_redis(self) -> _Token | None:
+        if self._redis is None:
+            return None
+        try:
+            raw = await self._redis.get(self._redis_key)
+            if not raw:
+                return None
+            data = json.loads(raw)
+            return _Token(str(data["token"]), datetime.fromisoformat(data["expires_at"]))
+        except Exception as exc:  # Redis is a cache: when it is away, the database answers
+            logger.warning("wechat token: Redis not readable (%s); using the database", exc)
+            return None
+
+    async def _to_redis(self, token: _Token) -> None:
+        if self._redis is None:
+            return
+        ttl = int((token.expires_at - self._clock()).total_seconds())
+        if ttl <= 0:
+            return
+        try:
+            await self._redis.set(self._redis_key, json.dumps(
+                {"token": token.value, "expires_at": token.expires_at.isoformat()}), ex=ttl)
+        except Exception as exc:
+            logger.warning("wechat token: not published to Redis (%s)", exc)
 
     async def _shared_token(self, session: AsyncSession, *, stale: str | None) -> _Token:
         row = await self._locked_row(session)

@@ -612,6 +612,42 @@ async def test_the_token_is_fetched_once_and_shared_through_the_database(
     assert fake.state.token_fetch_count == 1
 
 
+async def test_with_redis_configured_other_gateways_read_the_token_from_redis(
+    fake: RunningFakeWeChat, http: aiohttp.ClientSession, sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    from redis.asyncio import Redis
+    from sqlalchemy import delete
+
+    from bot.cases.models import ChannelToken
+
+    redis = Redis.from_url("redis://127.0.0.1:6379/0")
+    try:
+        await redis.ping()
+    except Exception as exc:  # the machine's Redis is part of the test environment, as PostgreSQL is
+        pytest.fail(f"Redis at 127.0.0.1:6379 not reachable: {exc}")
+    try:
+        def client() -> WeChatApi:
+            return WeChatApi(http=http, base_url=fake.base_url, app_id=fake.state.app_id, app_secret=SECRET,
+                             sessionmaker=sessionmaker, redis=redis)
+
+        token = await client().access_token()
+        assert fake.state.token_fetch_count == 1
+        # the database forgets the token: a gateway with Redis still finds it there, fetches nothing
+        async with sessionmaker() as session, session.begin():
+            await session.execute(delete(ChannelToken).where(ChannelToken.name == f"wechat:{fake.state.app_id}"))
+        assert await client().access_token() == token
+        assert fake.state.token_fetch_count == 1
+        assert await redis.ttl(f"gongyou:channel-token:wechat:{fake.state.app_id}") > 7000 - 60
+        # without Redis the same situation costs a fetch
+        plain = WeChatApi(http=http, base_url=fake.base_url, app_id=fake.state.app_id, app_secret=SECRET,
+                          sessionmaker=sessionmaker)
+        await plain.access_token()
+        assert fake.state.token_fetch_count == 2
+    finally:
+        await redis.delete(f"gongyou:channel-token:wechat:{fake.state.app_id}")
+        await redis.aclose()
+
+
 async def test_a_rejected_token_is_refreshed_once_and_the_call_retried_once(
     fake: RunningFakeWeChat, http: aiohttp.ClientSession, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
