@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 import hashlib
 import os
+import json
 import random
 import signal
 import sys
@@ -465,3 +466,36 @@ def test_split_text_cuts_at_line_breaks_and_counts_like_telegram() -> None:
     assert "".join(parts) == emoji and all(len(p) <= 2048 for p in parts)
     lines = "a" * 3000 + "\n" + "b" * 3000
     assert split_text(lines) == ["a" * 3000, "b" * 3000]
+
+
+PAYLOADS = ROOT / "tests" / "channels" / "payloads"
+
+
+async def test_recorded_updates_replay_photo_largest_size_and_start_with_its_payload(
+    gateway: Gateway, engine: AsyncEngine
+) -> None:
+    """Update JSON as Telegram posts it (photo in three sizes with a caption; /start with a
+    deep-link payload), replayed against the running gateway."""
+    from bot.cases.evidence import EvidenceItem
+
+    user_id, update_base = new_worker().id, random.randrange(10**9, 2 * 10**9)
+    gateway.fake.start_chat(TelegramUser(user_id, "Wei"))
+    sizes = {name: gateway.fake.register_file(name.encode() * 200, mime_type="image/jpeg", kind="photo")
+             for name in ("small", "medium", "large")}
+    photo = (PAYLOADS / "telegram_photo.json").read_text()
+    for name, stored in sizes.items():
+        photo = photo.replace("{" + name + "}", stored.file_id)
+    photo = photo.replace("5123456789", str(user_id)).replace("812345001", str(update_base))
+    status, _ = await gateway.post(json.loads(photo))
+    assert status == 200
+    await gateway.settle()
+    async with engine.connect() as connection:
+        items = (await connection.execute(select(EvidenceItem.size, EvidenceItem.kind).where(
+            EvidenceItem.source.like(f"telegram:{update_base}%")))).all()
+    assert items == [(len(b"large" * 200), "photo")]  # only the largest size is kept
+
+    start = (PAYLOADS / "telegram_start.json").read_text().replace("5123456789", str(user_id))
+    status, _ = await gateway.post(json.loads(start.replace("812345002", str(update_base + 1))))
+    assert status == 200
+    [row] = await inbound_rows(engine, f"telegram:{update_base + 1}")
+    assert row.meta.get("start_payload") == "case-GY-2026-000041"
