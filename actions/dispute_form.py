@@ -59,6 +59,9 @@ CORRECTION = re.compile(r"^\s*(?:不对|错了|搞错|写错|改一下|更正|�
 # "上下班路上 / 干活的时候" answered in words rather than with the buttons.
 COMMUTE_WORDS = re.compile(r"路上|上班途中|下班途中|通勤|回家|骑车|开车|过马路|被车撞|车祸|交通事故")
 AT_WORK_WORDS = re.compile(r"干活|上班的时候|上班时|工作时|做工|车间|工地|厂里|机器|岗位|值班|加班的时候|送货的时候")
+# A place fine enough to route by (street, town, district, industrial zone …), not just a city.
+FINE_PLACE = re.compile(r"街道|街|镇|乡|村|区|县|路|开发区|工业园|园区|市场|工地|社区|[0-9一二三四五六七八九十]号")
+ONLY_ME = re.compile(r"只有我|就我|我一个|我自己|光我")
 # A bare "no" mid-form: not an answer to an open question, not a request to cancel either.
 BARE_NO = re.compile(r"^(?:不是|没有|不|没|否|不对|不用|不要|no)[了的啊呀吧哦噢]?$", re.I)
 ENTITY_SLOTS = {"amount": "amount", "employer": "employer", "location": "location", "headcount": "headcount",
@@ -213,6 +216,10 @@ class ValidateDisputeForm(FormValidationAction):
         return self._text("employer", self._whole_answer("employer", value, tracker), dispatcher, tracker)
 
     def validate_location(self, value, dispatcher, tracker, domain):  # type: ignore[no-untyped-def]
+        if tracker.get_slot("requested_slot") != "location" and not FINE_PLACE.search(str(value or "")):
+            # A bare city in passing ("义乌鑫达电子厂"): too coarse to route to a 片区, so the
+            # question is still asked (the answer names the street or town).
+            return {"location": None}
         return self._text("location", self._whole_answer("location", value, tracker), dispatcher, tracker)
 
     def validate_dispute_text(self, value, dispatcher, tracker, domain):  # type: ignore[no-untyped-def]
@@ -243,7 +250,8 @@ class ValidateDisputeForm(FormValidationAction):
 
     def validate_headcount(self, value, dispatcher, tracker, domain):  # type: ignore[no-untyped-def]
         text = str(value or "").strip()
-        if text in ("只有我", "就我", "就我一个", "我一个人"):
+        said = (tracker.latest_message.get("text") or "") if tracker.get_slot("requested_slot") == "headcount" else ""
+        if text in ("只有我", "就我", "就我一个", "我一个人") or ONLY_ME.search(said) or parse_headcount(text) == 1:
             return {"headcount": "1人", "retries": None}
         if parse_headcount(text) is None and text != "几个人":
             return self._fail(dispatcher, tracker, "headcount", "invalid_number")

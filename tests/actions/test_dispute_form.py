@@ -392,3 +392,20 @@ async def test_how_long_the_worker_was_there_is_taken_from_a_dismissal_story(cas
     t = tracker("拖了三年工资", slots={"topic": "unpaid_wages"}, intent="report_unpaid_wages",
                 entities=[{"entity": "duration", "value": "三年", "start": 2, "end": 4}])
     assert "service_length" not in set_slots(await ValidateDisputeForm().run(CollectingDispatcher(), t, DOMAIN))
+
+
+async def test_a_bare_city_in_passing_still_gets_the_where_question(case_store: str) -> None:
+    opening = "义乌鑫达电子厂欠我三个月工资八千多块"
+    t = tracker(opening, slots={"topic": "unpaid_wages", "location": "义乌"}, intent="report_unpaid_wages",
+                entities=[{"entity": "location", "value": "义乌", "start": 0, "end": 2}])
+    assert set_slots(await ValidateDisputeForm().run(CollectingDispatcher(), t, DOMAIN))["location"] is None
+    fine = "我在义乌稠江街道的鑫达电子厂 欠了三个月工资"
+    t = tracker(fine, slots={"topic": "unpaid_wages", "location": "义乌稠江街道"}, intent="report_unpaid_wages",
+                entities=[{"entity": "location", "value": "义乌稠江街道", "start": 2, "end": 8}])
+    assert set_slots(await ValidateDisputeForm().run(CollectingDispatcher(), t, DOMAIN))["location"] == "义乌稠江街道"
+
+
+@pytest.mark.parametrize("answer, entity", [("就我一个", "一个"), ("只有我", None), ("我自己", None)])
+async def test_only_me_is_one_person(case_store: str, answer: str, entity: str | None) -> None:
+    t = tracker(answer, slots={"topic": "unpaid_wages", "headcount": entity or answer}, requested_slot="headcount")
+    assert set_slots(await ValidateDisputeForm().run(CollectingDispatcher(), t, DOMAIN))["headcount"] == "1人"
