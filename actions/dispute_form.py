@@ -377,8 +377,8 @@ class AskConfirmed(Action):
         slots = tracker.current_slot_values()
         topic = slots.get("topic") or "unpaid_wages"
         shown = ["employer", "location", *TOPIC_SLOTS.get(topic, []), *TAIL_SLOTS]
-        if topic == "overtime" and slots.get("amount"):
-            shown.append("amount")  # the monthly wage, for the overtime-pay estimate
+        if topic in ("overtime", "social_insurance") and slots.get("amount"):
+            shown.append("amount")  # the monthly wage: the overtime-pay estimate, the 社保 base
         dispatcher.utter_message(
             text=summary_text(slots, shown),
             buttons=[{"title": "确认提交", "payload": "/affirm"}, {"title": "不对，要改", "payload": "/deny"},

@@ -44,7 +44,7 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot.cases.models import Contact
 from bot.channels.base import Attachment, ChannelError, InboundMessage, Reply, Target, kind_of_file
-from bot.db import session_scope
+from bot.db import session_scope, utcnow
 from bot.dialogue.pipeline import InboundPipeline
 from bot.settings import TelegramSettings
 from bot.web.errors import BadRequest
@@ -291,6 +291,11 @@ class TelegramChannel:
     async def receive(self, update: Update, pipeline: InboundPipeline) -> str:
         """Store ``update`` through the pipeline and schedule its answer; returns the outcome
         (``accepted``, ``duplicate``, ``ignored``, ``answered``, ``expired_button``)."""
+        member = update.my_chat_member
+        if member is not None and member.chat.type == "private" and member.from_user is not None:
+            # The worker blocked (kicked) or unblocked the bot: stop or resume sending to them.
+            await self._set_reachable(_sender(member.from_user)[0], member.new_chat_member.status != "kicked")
+            return "ignored"
         received = parse_update(update)
         if received is None:
             return "ignored"
@@ -327,6 +332,13 @@ class TelegramChannel:
             return None
         return InboundMessage(channel=CHANNEL, external_id=external_id, dedupe_key=f"{CHANNEL}:{update_id}",
                               display_name=name, text=button_title(query), payload=payload, kind="button")
+
+    async def _set_reachable(self, external_id: str, reachable: bool) -> None:
+        async with session_scope(self.sessionmaker) as session:
+            contact = (await session.execute(select(Contact).where(
+                Contact.channel == CHANNEL, Contact.external_id == external_id))).scalar_one_or_none()
+            if contact is not None:
+                contact.unreachable_at = None if reachable else (contact.unreachable_at or utcnow())
 
     async def _remember_chat(self, contact_id: int, chat_id: int) -> None:
         async with session_scope(self.sessionmaker) as session:

@@ -409,3 +409,11 @@ async def test_a_bare_city_in_passing_still_gets_the_where_question(case_store: 
 async def test_only_me_is_one_person(case_store: str, answer: str, entity: str | None) -> None:
     t = tracker(answer, slots={"topic": "unpaid_wages", "headcount": entity or answer}, requested_slot="headcount")
     assert set_slots(await ValidateDisputeForm().run(CollectingDispatcher(), t, DOMAIN))["headcount"] == "1人"
+
+
+async def test_the_wage_named_in_a_social_insurance_story_is_shown_as_the_monthly_wage() -> None:
+    dispatcher = CollectingDispatcher()
+    slots = {"topic": "social_insurance", "employer": "富士康", "location": "郑州航空港区", "amount": "五千二",
+             "amount_yuan": 5200.0, "missing_insurance": "五险都没有", "since": "入职就没交", "contract_signed": False}
+    await AskConfirmed().run(dispatcher, tracker("没有", slots=slots), DOMAIN)
+    assert "月工资：5,200元（您写的是「五千二」）" in dispatcher.messages[0]["text"]

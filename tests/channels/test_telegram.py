@@ -499,3 +499,26 @@ async def test_recorded_updates_replay_photo_largest_size_and_start_with_its_pay
     assert status == 200
     [row] = await inbound_rows(engine, f"telegram:{update_base + 1}")
     assert row.meta.get("start_payload") == "case-GY-2026-000041"
+
+
+async def test_a_worker_blocking_the_bot_is_marked_unreachable_and_unblocking_clears_it(
+    gateway: Gateway, engine: AsyncEngine
+) -> None:
+    worker = new_worker()
+    status, _ = await gateway.post(gateway.updates.text(worker, "你好"))
+    assert status == 200
+    await gateway.settle()
+
+    def member_update(new_status: str) -> dict[str, Any]:
+        user = {"id": worker.id, "is_bot": False, "first_name": "阿明"}
+        bot = {"id": 100, "is_bot": True, "first_name": "工友助手", "username": "gongyou_bot"}
+        return {"update_id": random.randrange(2 * 10**9, 3 * 10**9), "my_chat_member": {
+            "chat": {"id": worker.id, "type": "private", "first_name": "阿明"}, "from": user, "date": int(time.time()),
+            "old_chat_member": {"user": bot, "status": "member" if new_status == "kicked" else "kicked",
+                                **({"until_date": 0} if new_status != "kicked" else {})},
+            "new_chat_member": {"user": bot, "status": new_status, **({"until_date": 0} if new_status == "kicked" else {})}}}
+
+    assert (await gateway.post(member_update("kicked")))[0] == 200
+    assert (await contact_of(engine, worker)).unreachable_at is not None
+    assert (await gateway.post(member_update("member")))[0] == 200
+    assert (await contact_of(engine, worker)).unreachable_at is None
