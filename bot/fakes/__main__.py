@@ -5,6 +5,10 @@ The credentials are the development ones of :data:`DEV` (``python -m bot stack``
 gateway the same ones). Inspect what the "platforms" received with the control routes:
 ``curl 127.0.0.1:8090/_fake/messages`` (WeChat customer-service messages),
 ``curl 127.0.0.1:8091/_fake/chats/<id>/messages`` (Telegram).
+
+``python -m bot.fakes wechat-say "老板欠我三个月工资"`` plays WeChat's side of one message:
+a signed, encrypted (safe mode) callback to the gateway's ``/wechat``, then prints what the
+bot sent back through the (fake) customer-service API.
 """
 
 from __future__ import annotations
@@ -12,6 +16,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import time
+import uuid
+
+import aiohttp
 
 from aiohttp import web
 
@@ -61,11 +69,49 @@ async def serve(*, wechat_port: int, telegram_port: int) -> None:
             await runner.cleanup()
 
 
+async def wechat_say(text: str, *, openid: str, gateway: str, fake: str, wait: float = 15.0) -> list[str]:
+    """One worker message over WeChat (safe mode) to the gateway; returns the bot's answers."""
+    from bot.fakes.wechat_callbacks import callback_request, text_xml
+
+    async with aiohttp.ClientSession() as http:
+        await http.post(f"{fake}/_fake/add_follower", json={"openid": openid})
+        await http.post(f"{fake}/_fake/note_inbound", json={"openid": openid})  # opens the 48-hour window
+
+        async def sent() -> list[str]:
+            async with http.get(f"{fake}/_fake/messages") as response:
+                messages = (await response.json())["messages"]
+            return [m["body"].get("text", {}).get("content", "") for m in messages if m["touser"] == openid]
+
+        before = len(await sent())
+        xml = text_xml(openid, text, msg_id=uuid.uuid4().int % 10**17)
+        query, body = callback_request("safe", DEV["WECHAT_TOKEN"], DEV["WECHAT_AES_KEY"], DEV["WECHAT_APP_ID"], xml)
+        async with http.post(f"{gateway}/wechat", params=query, data=body) as response:
+            if response.status != 200:
+                raise SystemExit(f"gateway answered HTTP {response.status}: {await response.text()}")
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            answers = (await sent())[before:]
+            if answers:
+                return answers
+            await asyncio.sleep(0.3)
+        return []
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--wechat-port", type=int, default=WECHAT_PORT)
     parser.add_argument("--telegram-port", type=int, default=TELEGRAM_PORT)
+    commands = parser.add_subparsers(dest="command")
+    say = commands.add_parser("wechat-say", help="send one message as a WeChat worker and print the answer")
+    say.add_argument("text")
+    say.add_argument("--openid", default="o-dev-worker-1", help="who is writing (keeps the conversation)")
+    say.add_argument("--gateway", default="http://127.0.0.1:8080")
     args = parser.parse_args()
+    if args.command == "wechat-say":
+        answers = asyncio.run(wechat_say(args.text, openid=args.openid, gateway=args.gateway.rstrip("/"),
+                                         fake=f"http://127.0.0.1:{args.wechat_port}"))
+        print("\n---\n".join(answers) if answers else "(no answer within 15 s: is `FAKE_CHANNELS=1 make run` up?)")
+        return
     asyncio.run(serve(wechat_port=args.wechat_port, telegram_port=args.telegram_port))
 
 

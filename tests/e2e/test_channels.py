@@ -213,3 +213,15 @@ def test_a_telegram_worker_opens_a_wage_case_with_buttons_and_photos_and_hears_o
     stack.cli("cases", "update", number, "--status", "accepted")
     update = wait_for(lambda: worker.received()[before:], "the status update on Telegram")
     assert f"您的案件 {number} 已被工会受理" in update[0]["text"]
+
+
+def test_a_person_can_try_wechat_from_the_command_line(stack: Stack) -> None:
+    """`python -m bot.fakes wechat-say …` (README): one signed, encrypted callback, the answer printed."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.fakes", "--wechat-port", str(stack.ports["wechat"]), "wechat-say", "你好",
+         "--openid", "o-e2e-cli", "--gateway", stack.gateway],
+        capture_output=True, text=True, timeout=60, env=stack.env, check=True)
+    assert "您好" in result.stdout and "工资被拖欠" in result.stdout, result.stdout  # the welcome, buttons numbered
