@@ -11,7 +11,6 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from actions import store
 from actions.store import contact_for_tracker  # noqa: F401  (re-exported)

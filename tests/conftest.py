@@ -8,6 +8,7 @@ skipped with the reason shown — except when ``CI=true``, where that is a failu
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator
 
@@ -89,3 +90,10 @@ async def session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
         finally:
             await session.close()
             await transaction.rollback()
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now (for the servers the tests start)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -69,7 +69,11 @@ async def post_message(request: web.Request) -> web.Response:
         body = await request.json()
     except ValueError as exc:
         raise BadRequest("body is not valid JSON") from exc
-    message = parse_chat_request(body)
+    return await _answer(request, parse_chat_request(body))
+
+
+async def _answer(request: web.Request, message: InboundMessage) -> web.Response:
+    """Store and answer ``message`` in the request; the replies a person can see."""
     outcome = await request.app[PIPELINE].handle(message)
     label = "duplicate" if outcome.duplicate else ("answered" if outcome.answered else "pending_retry")
     request.app[METRICS].inbound.labels(channel=CHANNEL, outcome=label).inc()
@@ -115,10 +119,7 @@ async def post_files(request: web.Request) -> web.Response:
         channel=CHANNEL, external_id=base.external_id, dedupe_key=base.dedupe_key,
         kind=files[0].kind, attachments=tuple(files),
     )
-    outcome = await request.app[PIPELINE].handle(message)
-    label = "duplicate" if outcome.duplicate else ("answered" if outcome.answered else "pending_retry")
-    request.app[METRICS].inbound.labels(channel=CHANNEL, outcome=label).inc()
-    return web.json_response({"replies": [r.as_dict() for r in outcome.replies if r.text or r.buttons or r.image]}, dumps=_dumps)
+    return await _answer(request, message)
 
 
 async def chat_page(request: web.Request) -> web.FileResponse:

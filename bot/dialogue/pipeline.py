@@ -102,9 +102,6 @@ class InboundPipeline:
     def register(self, channel: Channel) -> None:
         self._channels[channel.name] = channel
 
-    def channel(self, name: str) -> Channel | None:
-        return self._channels.get(name)
-
     @property
     def channels(self) -> dict[str, Channel]:
         return dict(self._channels)

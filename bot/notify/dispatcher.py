@@ -12,12 +12,13 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cases.models import Contact
+from bot.channels.base import Channel, NotNow, Target
 from bot.cases.outbox import (
     OutboxMessage, OutboxStatus, do_mark_notification_failed, do_mark_notification_held, do_mark_notification_sent,
 )
@@ -72,12 +73,10 @@ class LogSender:
 class ChannelSender:
     """Delivers a worker's notification through their channel adapter (``notify``)."""
 
-    def __init__(self, channel: Any) -> None:
+    def __init__(self, channel: Channel) -> None:
         self._channel = channel
 
     async def send(self, notification: Notification) -> None:
-        from bot.channels.base import Target
-
         if notification.contact_id is None or notification.external_id is None:
             raise SendError("a channel notification needs a contact", retryable=False)
         await self._channel.notify(Target(notification.contact_id, notification.external_id), notification.text,
@@ -136,8 +135,6 @@ class Dispatcher:
         return sent
 
     async def _deliver(self, job: Notification, now: datetime) -> int:
-        from bot.channels.base import NotNow
-
         sender = self._senders.get(job.channel, self._fallback)
         error: Exception | None = None
         try:

@@ -4,7 +4,6 @@ to a real case store (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -17,9 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import store
 from actions.cases import CaseStatus, OpenCase, compensation_estimate
 from actions.dispute_form import AskConfirmed, ValidateDisputeForm, clean_answer
-from bot.cases.demo import do_seed_demo
 from bot.cases.queries import get_case_detail_or_raise
-from bot.db import create_engine, create_sessionmaker, session_scope
 
 DOMAIN = yaml.safe_load((Path(__file__).resolve().parents[2] / "domain.yml").read_text())
 SLOTS = {name: None for name in DOMAIN["slots"]}
@@ -55,18 +52,6 @@ def tracker(
 
 def set_slots(events: list[dict]) -> dict[str, Any]:
     return {e["name"]: e["value"] for e in events if e["event"] == "slot"}
-
-
-@pytest.fixture
-async def case_store(database_url: str, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[str]:
-    monkeypatch.setenv("DATABASE_URL", database_url)
-    await store.close()
-    engine = create_engine(database_url)
-    async with session_scope(create_sessionmaker(engine)) as session:
-        await do_seed_demo(session, history=False)
-    await engine.dispose()
-    yield database_url
-    await store.close()
 
 
 async def validate(text: str, *, slot: str | None = None, topic: str = "unpaid_wages", intent: str = "inform",

@@ -17,7 +17,7 @@ from actions.evidence import ReceiveEvidence
 from bot.cases.evidence import EvidenceItem, do_add_evidence
 from bot.cases.messages import get_or_create_contact
 from bot.cases.queries import get_case_detail_or_raise
-from tests.actions.test_dispute_form import DOMAIN, case_store, set_slots, tracker  # noqa: F401
+from tests.actions.test_dispute_form import DOMAIN, set_slots, tracker
 
 PHOTO = b"\xff\xd8\xff\xe0 payslip"
 

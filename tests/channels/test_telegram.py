@@ -31,8 +31,6 @@ from bot.channels.telegram import (
     EXPIRED_BUTTON,
     TELEGRAM,
     TelegramChannel,
-    add_routes,
-    channel_ctx,
     poll_updates,
     split_text,
 )
@@ -47,7 +45,7 @@ from bot.fakes.telegram import (
 from bot.settings import load_settings
 from bot.web.app import create_app
 from bot.web.keys import PIPELINE
-from tests.web.conftest import free_port
+from tests.conftest import free_port
 
 TOKEN = "123456:AAHfakeTokenForGongyouTests"
 SECRET = "gongyou-test_secret"
@@ -117,10 +115,6 @@ async def gateway(database_url: str, tmp_path, fake: FakeTelegram) -> AsyncItera
         dotenv=tmp_path / "none.env",
     )
     app = create_app(settings)
-    if not any(getattr(r.resource, "canonical", None) == WEBHOOK for r in app.router.routes()):
-        # Until the app factory builds the channel itself: after the pipeline, before the jobs.
-        add_routes(app)
-        app.cleanup_ctx.insert(1, channel_ctx)
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
@@ -430,12 +424,6 @@ async def test_polling_takes_updates_the_way_the_webhook_does(gateway: Gateway, 
     assert texts(gateway.fake, worker) == [SAVED]
 
 
-def factory_builds_telegram() -> bool:
-    settings = load_settings({"TELEGRAM_BOT_TOKEN": TOKEN, "TELEGRAM_SECRET_TOKEN": SECRET}, dotenv=Path("/nonexistent"))
-    return any(getattr(r.resource, "canonical", None) == WEBHOOK for r in create_app(settings).router.routes())
-
-
-@pytest.mark.skipif(not factory_builds_telegram(), reason="bot.web.app.create_app does not build the Telegram channel yet")
 async def test_the_telegram_poll_command_answers_and_stops_on_ctrl_c(
     database_url: str, fake: FakeTelegram, tmp_path: Path, engine: AsyncEngine
 ) -> None:

@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
@@ -30,7 +29,7 @@ from wechatpy.crypto import WeChatCrypto
 from bot.cases.evidence import EvidenceItem
 from bot.cases.messages import get_or_create_contact
 from bot.cases.models import Contact, InboundRecord
-from bot.channels import upload, wechat
+from bot.channels import upload
 from bot.channels.base import Button, ChannelError, NotNow, Reply, Target
 from bot.channels.upload import make_upload_token, upload_link
 from bot.channels.wechat import WECHAT, WeChatChannel, render_turn, split_text
@@ -52,8 +51,8 @@ from bot.fakes.wechat_callbacks import (
 )
 from bot.settings import WeChatSettings, load_settings
 from bot.web.app import create_app
-from bot.web.keys import HTTP, PIPELINE, SESSIONMAKER
-from tests.web.conftest import free_port
+from bot.web.keys import PIPELINE
+from tests.conftest import free_port
 
 TOKEN = "callback-token"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"  # the example key of WeChat's docs
@@ -117,22 +116,6 @@ class Gateway:
         return [m.body["text"]["content"] for m in self.fake.state.sent_messages if m.touser == openid]
 
 
-def _wire_wechat_if_missing(app: web.Application, settings: Any) -> None:
-    """Until the app factory wires the WeChat channel itself, do what it will do."""
-    if any(getattr(route.resource, "canonical", None) == "/wechat" for route in app.router.routes()):
-        return
-    wechat.add_routes(app)
-    upload.add_routes(app, secret=UPLOAD_SECRET)
-
-    async def channel(app: web.Application) -> AsyncIterator[None]:
-        app[WECHAT] = WeChatChannel(settings.wechat, http=app[HTTP], sessionmaker=app[SESSIONMAKER],
-                                    template_id=TEMPLATE)
-        app[PIPELINE].register(app[WECHAT])
-        yield
-
-    app.cleanup_ctx.insert(1, channel)  # after the resources, before the background jobs
-
-
 @pytest.fixture
 async def gateway(request: pytest.FixtureRequest, database_url: str, tmp_path,
                   fake: RunningFakeWeChat) -> AsyncIterator[Gateway]:
@@ -158,7 +141,6 @@ async def gateway(request: pytest.FixtureRequest, database_url: str, tmp_path,
         dotenv=tmp_path / "none.env",
     )
     app = create_app(settings)
-    _wire_wechat_if_missing(app, settings)
     runner = web.AppRunner(app)
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()

@@ -16,7 +16,8 @@ import requests
 
 from bot.fakes.__main__ import DEV
 from bot.fakes.wechat_callbacks import callback_request, image_xml, text_xml
-from tests.e2e.conftest import Stack, free_port, start_stack
+from tests.conftest import free_port
+from tests.e2e.conftest import Stack, start_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)]
 PHOTOS = [b"\xff\xd8\xff\xe0 payslip " + bytes([n]) * 300 for n in range(2)]

@@ -44,7 +44,7 @@ async def test_a_message_kept_while_rasa_was_down_is_answered_when_it_is_back(st
     from bot.db import create_engine, create_sessionmaker
     from bot.dialogue.pipeline import InboundPipeline
     from bot.dialogue.rasa_client import RasaClient
-    from tests.e2e.conftest import free_port
+    from tests.conftest import free_port
 
     engine = create_engine(stack.env["DATABASE_URL"])
     sessionmaker = create_sessionmaker(engine)

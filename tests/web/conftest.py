@@ -3,7 +3,6 @@ started here (tests/e2e does that); their URLs point at closed ports, as when th
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -14,12 +13,8 @@ from bot.cases.demo import do_seed_demo
 from bot.db import create_engine, create_sessionmaker, session_scope
 from bot.settings import load_settings
 from bot.web.app import create_app
+from tests.conftest import free_port
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
