@@ -73,6 +73,7 @@ run: model
 	@$(PY) -m bot stack
 
 test: model
+	@$(VENV)/bin/ruff check .
 	@$(PY) -m pytest $(PYTEST_ARGS)
 
 clean-models:

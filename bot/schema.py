@@ -1,4 +1,6 @@
 """Imports every table module so ``Base.metadata`` is complete (migrations, tests)."""
 
-from bot.cases import evidence, membership, models, org_models, outbox, review  # noqa: F401
+from bot.cases import (  # noqa: F401
+    access, accounts, alerts, evidence, handoffs, membership, models, org_models, outbox, review,
+)
 from bot.training import inbox  # noqa: F401

@@ -134,6 +134,10 @@ class OutboundRecord(Base):
     buttons: Mapped[list[dict[str, str]]] = mapped_column(JSON, default=list)
     image: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Who said it when not the bot ("staff:<username>"); such a message travels as an
+    # outbox row (``outbox_id``), so its delivery state is known.
+    author: Mapped[str | None] = mapped_column(String(128))
+    outbox_id: Mapped[int | None] = mapped_column(BigId)
 
 
 class ChannelToken(Base):
@@ -217,6 +221,8 @@ class Case(Base):
     # Identity of the request that opened the case (e.g. the Rasa sender + message id of the
     # worker's confirmation): a retried request finds the case instead of opening a second.
     source_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    # The staff member of the responsible org working the case (None: the org as a whole).
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("staff_users.id"), index=True)
 
     contact: Mapped[Contact] = relationship(lazy="raise_on_sql")
     org: Mapped[Org] = relationship(lazy="raise_on_sql")

@@ -27,7 +27,8 @@ class OrgKind(str, enum.Enum):
 
 
 class Role(str, enum.Enum):
-    ADMIN = "admin"
+    ADMIN = "admin"  # system admin: every union body, accounts of all of them
+    ORG_ADMIN = "org_admin"  # admin of one union body and the bodies below it; reads the access log
     STAFF = "staff"
     COMPANY_REP = "company_rep"
     LIAISON = "liaison"
@@ -78,6 +79,16 @@ class StaffUser(Base):
     password_hash: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Failed log-ins in a row; at the limit the account is locked until ``locked_until``.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The staff member's own WeChat/Telegram identity, linked with a one-time code sent to
+    # the bot: alerts reach their phone too.
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
+    # Alerts up to this id have been seen (the header's unread count is what lies above).
+    alerts_seen_id: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Expert(Base):

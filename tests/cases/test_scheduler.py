@@ -55,7 +55,7 @@ async def test_at_the_top_a_breach_is_recorded_and_told_without_escalation(sessi
 
 async def test_weekends_count_as_nothing(session: AsyncSession) -> None:
     friday = T0 + 4 * DAY
-    case = await open_case(session, await make_tree(session), now=friday)
+    await open_case(session, await make_tree(session), now=friday)
     assert await do_process_breaches(session, now=friday + 2 * DAY) == []  # Sunday
     assert len(await do_process_breaches(session, now=friday + 3 * DAY + timedelta(minutes=1))) == 1
 
