@@ -217,15 +217,70 @@ def cmd_createadmin(settings: Settings, args: argparse.Namespace) -> int:
     return _run_domain(settings, work)
 
 
+def _password(prompt: str) -> str | None:
+    import getpass
+
+    try:
+        return os.environ.get("GONGYOU_ADMIN_PASSWORD") or getpass.getpass(prompt)
+    except EOFError:
+        print("error: no password given (set GONGYOU_ADMIN_PASSWORD or run in a terminal)", file=sys.stderr)
+        return None
+
+
+def cmd_users_add(settings: Settings, args: argparse.Namespace) -> int:
+    """A staff account of ``--org`` with ``--role``; the password from GONGYOU_ADMIN_PASSWORD
+    or a prompt, never from the command line."""
+    from bot.cases.staff import do_create_staff_user
+
+    password = _password(f"password for {args.username}: ")
+    if password is None:
+        return 1
+
+    async def work(session):  # type: ignore[no-untyped-def]
+        user = await do_create_staff_user(
+            session, username=args.username, display_name=args.name or args.username,
+            org_code=args.org, role=args.role, password=password,
+        )
+        return f"{user.role} {user.username} created for org {args.org}"
+
+    return _run_domain(settings, work)
+
+
+def cmd_orgs_list(settings: Settings, args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from bot.cases.models import Org
+
+    async def work(session):  # type: ignore[no-untyped-def]
+        orgs = list((await session.execute(select(Org).order_by(Org.id))).scalars())
+        codes = {o.id: o.code for o in orgs}
+        return [{"code": o.code, "name": o.name, "kind": o.kind, "parent": codes.get(o.parent_id),
+                 "province": o.province} for o in orgs]
+
+    orgs = asyncio.run(_with_session(settings, work))
+    if args.json:
+        _print_json(orgs)
+    else:
+        for o in orgs:
+            print(f"{o['code']:<22} {o['kind']:<16} {o['name']}  ← {o['parent'] or '-'}")
+    return 0
+
+
 def cmd_handback(settings: Settings, args: argparse.Namespace) -> int:
-    """Give a conversation in human handoff back to the bot (the console will have a button)."""
+    """Give a conversation in human handoff back to the bot (the console has a button too)."""
     from bot.cases.errors import NotFound
+    from bot.cases.handoffs import do_close_handoff, get_open_handoff
     from bot.cases.messages import do_hand_back, get_contact_by_sender_id
+    from bot.db import utcnow
 
     async def work(session):  # type: ignore[no-untyped-def]
         contact = await get_contact_by_sender_id(session, sender_id=args.sender)
         if contact is None:
             raise NotFound(f"no contact {args.sender!r} (expected <channel>:<id>, e.g. webchat:web-1a2b)")
+        handoff = await get_open_handoff(session, contact_id=contact.id)
+        if handoff is not None:
+            await do_close_handoff(session, handoff=handoff, actor=f"staff:{args.actor}", now=utcnow())
+            return f"{args.sender}: back with the bot"
         changed = await do_hand_back(session, contact=contact)
         return f"{args.sender}: {'back with the bot' if changed else 'was not with staff'}"
 
@@ -233,21 +288,16 @@ def cmd_handback(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_tick(settings: Settings, args: argparse.Namespace) -> int:
-    """One scheduler round and one dispatcher round, as the gateway does continuously."""
-    from bot.cases.scheduler import do_process_breaches
-    from bot.db import create_engine, create_sessionmaker, session_scope, utcnow
-    from bot.notify.dispatcher import Dispatcher, LogSender
+    """One scheduler round and one dispatcher round, as the gateway does continuously, with
+    the gateway's own senders (a row is marked sent only when its channel accepted it)."""
+    from bot.db import utcnow
+    from bot.gateway import running
 
     async def run() -> tuple[int, int]:
-        engine = create_engine(settings.database_url)
-        try:
-            sessionmaker = create_sessionmaker(engine)
-            async with session_scope(sessionmaker) as session:
-                breaches = await do_process_breaches(session, now=utcnow())
-            sent = await Dispatcher(sessionmaker=sessionmaker, senders={}, fallback=LogSender()).run_once(now=utcnow())
+        async with running(settings) as gateway:
+            breaches = await gateway.scheduler_round(now=utcnow())
+            sent = await gateway.dispatcher.run_once(now=utcnow(), limit=args.limit)
             return len(breaches), sent
-        finally:
-            await engine.dispose()
 
     breaches, sent = asyncio.run(run())
     print(f"deadlines breached: {breaches}; notifications sent: {sent}")
@@ -256,28 +306,20 @@ def cmd_tick(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_telegram_poll(settings: Settings, args: argparse.Namespace) -> int:
     """Development with a real bot and no public URL: delete the webhook and long-poll
-    Telegram, with the gateway's pipeline running in this process (no HTTP server)."""
+    Telegram, with the gateway's parts and background jobs running in this process."""
     if settings.telegram is None:
         print("error: set TELEGRAM_BOT_TOKEN and TELEGRAM_SECRET_TOKEN (any value will do for polling)",
               file=sys.stderr)
         return 2
-    from aiohttp import web
-
-    from bot.channels.telegram import TELEGRAM, poll_updates
-    from bot.web.app import create_app
-    from bot.web.keys import PIPELINE
+    from bot.channels.telegram import poll_updates
+    from bot.gateway import running
+    from bot.web.background import background_jobs
 
     async def run() -> None:
-        runner = web.AppRunner(create_app(settings))
-        await runner.setup()  # the app's startup: database, Rasa client, pipeline, channel, jobs
-        try:
-            app = runner.app
-            if TELEGRAM not in app:
-                raise SystemExit("error: the gateway built no Telegram channel (see bot/web/app.py)")
+        async with running(settings) as gateway, background_jobs(gateway):
+            assert gateway.telegram is not None
             print("[gongyou] polling Telegram; Ctrl-C stops", flush=True)
-            await poll_updates(app[TELEGRAM], app[PIPELINE])
-        finally:
-            await runner.cleanup()
+            await poll_updates(gateway.telegram, gateway.pipeline)
 
     try:
         asyncio.run(run())
@@ -396,10 +438,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("telegram-poll", help="development: take Telegram updates by long polling instead of the webhook"
                    ).set_defaults(func=cmd_telegram_poll)
-    sub.add_parser("tick", help="run the deadline scheduler and the dispatcher once").set_defaults(func=cmd_tick)
+    tick = sub.add_parser("tick", help="run the deadline scheduler and the dispatcher once")
+    tick.add_argument("--limit", type=int, default=200, help="most notifications to deliver in this round")
+    tick.set_defaults(func=cmd_tick)
     handback = sub.add_parser("handback", help="give a conversation in human handoff back to the bot")
     handback.add_argument("sender", help="<channel>:<id>, as the Rasa sender id")
+    handback.add_argument("--actor", default="cli")
     handback.set_defaults(func=cmd_handback)
+    users = sub.add_parser("users", help="staff accounts").add_subparsers(dest="users_command", required=True)
+    add_user = users.add_parser("add", help="create a staff account (password from GONGYOU_ADMIN_PASSWORD or a prompt)")
+    add_user.add_argument("--username", required=True)
+    add_user.add_argument("--org", required=True, help="code of the union body (python -m bot orgs list)")
+    add_user.add_argument("--role", required=True, choices=["staff", "org_admin", "admin", "expert"])
+    add_user.add_argument("--name", help="the name colleagues see")
+    add_user.set_defaults(func=cmd_users_add)
+    orgs = sub.add_parser("orgs", help="union bodies").add_subparsers(dest="orgs_command", required=True)
+    list_orgs = orgs.add_parser("list", help="every union body: code, name, kind, parent")
+    list_orgs.add_argument("--json", action="store_true")
+    list_orgs.set_defaults(func=cmd_orgs_list)
     admin = sub.add_parser("createadmin", help="create an admin account (password from GONGYOU_ADMIN_PASSWORD or a prompt)")
     admin.add_argument("--username", required=True)
     admin.add_argument("--name")

@@ -8,7 +8,9 @@ no process is left listening. If one child dies, the others are stopped too.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -19,7 +21,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.cases.demo import do_seed_demo
+from bot.cases.demo import DEMO_LOGINS, do_seed_demo, do_set_demo_passwords
 from bot.db import create_engine, create_sessionmaker, session_scope
 from bot.migrate import upgrade
 from bot.settings import PROJECT_ROOT, Settings
@@ -107,15 +109,35 @@ def children(settings: Settings, *, rasa_bin: Path, model: Path) -> list[Child]:
     ]
 
 
-async def prepare_database(settings: Settings) -> int:
-    """Migrate to the newest schema and load the demo data; returns orgs created."""
+async def prepare_database(settings: Settings, *, demo_logins: dict[str, str] | None = None) -> int:
+    """Migrate to the newest schema and load the demo data (and, for `make run`, the demo
+    accounts' passwords); returns orgs created."""
     engine = create_engine(settings.database_url)
     try:
         await upgrade(engine)
         async with session_scope(create_sessionmaker(engine)) as session:
-            return await do_seed_demo(session)
+            created = await do_seed_demo(session)
+            if demo_logins:
+                await do_set_demo_passwords(session, passwords=demo_logins)
+            return created
     finally:
         await engine.dispose()
+
+
+def demo_logins(var_dir: Path) -> dict[str, str]:
+    """username → password of the demo accounts: random on the first run, then kept in
+    ``var/demo-logins.json`` (git-ignored) so every `make run` prints the same ones."""
+    path = var_dir / "demo-logins.json"
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, ValueError):
+        saved = {}
+    logins = {username: saved.get(username) or secrets.token_urlsafe(9) for _, username in DEMO_LOGINS}
+    if logins != saved:
+        var_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(logins, indent=2))
+        path.chmod(0o600)
+    return logins
 
 
 class Stack:
@@ -123,6 +145,7 @@ class Stack:
         self.settings = settings
         self.children = children(settings, rasa_bin=rasa_bin, model=model)
         self._stopping = False
+        self.logins: dict[str, str] = {}
 
     def check_ports(self) -> None:
         s = self.settings
@@ -238,6 +261,9 @@ async def _run(stack: Stack, started: float) -> None:
             await point_telegram_at_gateway(stack.settings)
             _say(f"WeChat callback: {stack.settings.gateway_url}/wechat (fake API: "
                  f"{stack.settings.wechat.api_base_url}/_fake/messages)" if stack.settings.wechat else "")
+        _say(f"staff console: {stack.settings.gateway_url}/console/  (demo log-ins, demo data only):")
+        for role, username in DEMO_LOGINS:
+            _say(f"    {role:<10} {username:<22} {stack.logins.get(username, '?')}")
         _say(f"web chat: {stack.settings.gateway_url}/chat   (Ctrl-C stops everything)")
         supervisor = asyncio.ensure_future(stack.supervise())
         done, _ = await asyncio.wait({supervisor, stopper}, return_when=asyncio.FIRST_COMPLETED)
@@ -280,8 +306,10 @@ def run_stack(settings: Settings, *, rasa_bin: Path, model: Path) -> int:
     stack = Stack(settings, rasa_bin=rasa_bin, model=model)
     try:
         stack.check_ports()
-        created = asyncio.run(prepare_database(settings))
+        logins = demo_logins(settings.var_dir)
+        created = asyncio.run(prepare_database(settings, demo_logins=logins))
         _say(f"database ready ({settings.database_url.split('://')[0]}); demo orgs created: {created}")
+        stack.logins = logins
         asyncio.run(_run(stack, started))
         return 0
     except StackError as exc:

@@ -49,19 +49,22 @@ def test_list_and_show_print_what_the_architecture_promises(cli) -> None:  # typ
 
 
 def test_staff_update_tells_the_worker(cli) -> None:  # type: ignore[no-untyped-def]
-    submitted = json.loads(cli("cases", "list", "--json", "--status", "submitted").stdout)[0]["number"]
+    cases = json.loads(cli("cases", "list", "--json", "--status", "submitted").stdout)
+    # a web-chat worker: with no browser polling, nothing may claim the update was delivered
+    submitted = next(c["number"] for c in cases if c["channel"] == "webchat")
     out = cli("cases", "update", submitted, "--status", "accepted", "--note", "已联系雇主").stdout
     assert f"{submitted}: accepted" in out
     refused = cli("cases", "update", submitted, "--status", "accepted", ok=False)
     assert refused.returncode == 1 and "当前状态为「已受理」，不能受理" in refused.stderr
     tick = cli("tick")
-    assert "notifications sent:" in tick.stdout and f"您的案件 {submitted} 已被工会受理" in tick.stderr
+    assert "notifications sent:" in tick.stdout
     detail = json.loads(cli("cases", "show", submitted, "--json").stdout)
     kinds = [(e["kind"], e["note"]) for e in detail["events"]]
     assert detail["status"] == "accepted" and ("accepted", "已联系雇主") in kinds
-    # the worker's notification shows on the timeline once delivered
-    after = kinds[kinds.index(("accepted", "已联系雇主")) + 1:]
-    assert [k for k, _ in after] == ["notification_sent"], after
+    # the worker's notification waits for their browser; it is on the timeline as held,
+    # never as sent
+    after = [k for k, _ in kinds[kinds.index(("accepted", "已联系雇主")) + 1:]]
+    assert after == ["notification_held"], after
 
 
 def test_resolving_needs_an_outcome(cli) -> None:  # type: ignore[no-untyped-def]
@@ -100,3 +103,26 @@ def test_createadmin_stores_no_clear_password(cli) -> None:  # type: ignore[no-u
 def test_handback_names_an_unknown_contact(cli) -> None:  # type: ignore[no-untyped-def]
     result = cli("handback", "webchat:nobody", ok=False)
     assert result.returncode == 1 and "no contact 'webchat:nobody'" in result.stderr
+
+
+def test_orgs_list_prints_every_union_body_with_its_parent(cli) -> None:  # type: ignore[no-untyped-def]
+    orgs = json.loads(cli("orgs", "list", "--json").stdout)
+    by_code = {o["code"]: o for o in orgs}
+    assert {"code", "name", "kind", "parent"} <= set(orgs[0])
+    assert by_code["city"]["parent"] is None and by_code["pq-kaifaqu"]["parent"] == "st-choujiang"
+    assert by_code["st-choujiang"]["kind"] == "street" and by_code["st-choujiang"]["name"] == "稠江街道总工会"
+
+
+def test_users_add_creates_an_account_that_can_log_in(cli) -> None:  # type: ignore[no-untyped-def]
+    out = cli("users", "add", "--username", "zhang.min", "--org", "pq-kaifaqu", "--role", "staff",
+              "--name", "张敏", extra_env={"GONGYOU_ADMIN_PASSWORD": "a long enough pass"}).stdout
+    assert "staff zhang.min created for org pq-kaifaqu" in out
+    again = cli("users", "add", "--username", "zhang.min", "--org", "pq-kaifaqu", "--role", "staff",
+                ok=False, extra_env={"GONGYOU_ADMIN_PASSWORD": "a long enough pass"})
+    assert again.returncode == 1 and "taken" in again.stderr
+    unknown = cli("users", "add", "--username", "li.na", "--org", "nowhere", "--role", "staff",
+                  ok=False, extra_env={"GONGYOU_ADMIN_PASSWORD": "a long enough pass"})
+    assert unknown.returncode == 1 and "nowhere" in unknown.stderr
+    no_password = cli("users", "add", "--username", "li.na", "--org", "pq-kaifaqu", "--role", "staff", ok=False,
+                      extra_env={"GONGYOU_ADMIN_PASSWORD": ""})
+    assert no_password.returncode == 1 and "no password" in no_password.stderr

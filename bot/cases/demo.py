@@ -472,7 +472,34 @@ def staff_rows() -> list[tuple[str, str, str]]:
     for org in demo_orgs():
         kind_role = role.get(org.kind, Role.STAFF.value)
         rows.append((f"{org.code}.{kind_role}", org.code, kind_role))
+    # each district working committee has an admin who reads its access log
+    rows += [(f"{code}.org_admin", code, Role.ORG_ADMIN.value) for code, _ in DISTRICTS]
     return rows
+
+
+# One demo account per role that `make run` gives a password (printed, kept in var/):
+# the city's system admin, a district's org admin, staff of a street and of a 片区, an expert.
+DEMO_LOGINS = (
+    ("admin", "city.admin"),
+    ("org_admin", "dist-nanbu.org_admin"),
+    ("staff", "st-choujiang.staff"),
+    ("staff", "pq-kaifaqu.staff"),
+    ("expert", "expert1"),
+)
+
+
+async def do_set_demo_passwords(session: AsyncSession, *, passwords: dict[str, str]) -> None:
+    """Give the demo accounts named in ``passwords`` (username → password) that password.
+
+    Only `make run` calls this, on demo data; no other path creates an account with a
+    password known outside the database.
+    """
+    from bot.cases.staff import hash_password, verify_password
+
+    users = (await session.execute(select(StaffUser).where(StaffUser.username.in_(list(passwords))))).scalars()
+    for user in users:
+        if not verify_password(passwords[user.username], user.password_hash):
+            user.password_hash = hash_password(passwords[user.username])
 
 
 async def _seed_staff(session: AsyncSession, orgs: dict[str, Org]) -> dict[int, str]:

@@ -1,18 +1,25 @@
 """有评判: the worker rates a resolved case; a poor rating can go to a review committee of
-experts the worker picks from the pool, who vote (majority; a tie goes to the chair)."""
+experts the worker picks from the pool, who vote (majority; a tie goes to the chair).
+
+The committee sits with the city federation: a review request reaches its console as well
+as that of the union body handling the case, and the city federation sees every review.
+"""
 
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, select
+from typing import Any
+
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.cases.errors import DomainError, InvalidInput
-from bot.cases.models import BigId, Case, CaseStatus
-from bot.cases.org_models import Expert
+from bot.cases.errors import DomainError, InvalidInput, NotFound
+from bot.cases.models import BigId, Case, CaseStatus, Org
+from bot.cases.org_models import Expert, OrgKind, Role, StaffUser
 from bot.cases.workflow import Change, do_close, do_reopen, record_event
 from bot.db import Base, UTCDateTime, utcnow
 
@@ -104,9 +111,16 @@ async def do_request_review(
     session.add(review)
     await session.flush()
     session.add_all(ReviewMember(review_id=review.id, expert_id=e) for e in expert_ids)
+    committee = await _city_federation_id(session)
+    notify = (case.org_id,) if committee is None else (case.org_id, committee)
     await record_event(session, case=case, now=now, change=Change(
-        "review_requested", actor, None, {"experts": expert_ids, "chair": expert_ids[0]}, (case.org_id,)))
+        "review_requested", actor, None, {"experts": expert_ids, "chair": expert_ids[0]}, notify))
     return review
+
+
+async def _city_federation_id(session: AsyncSession) -> int | None:
+    return (await session.execute(
+        select(Org.id).where(Org.kind == OrgKind.CITY.value).order_by(Org.id).limit(1))).scalar_one_or_none()
 
 
 def decide(votes: dict[int, str], *, chair: int) -> str:
@@ -122,11 +136,68 @@ async def do_cast_vote(
     session: AsyncSession, *, case: Case, expert_id: int, vote: str, now: datetime
 ) -> Review:
     """One member's vote; the last vote decides, records and tells the outcome."""
-    if vote not in {v.value for v in Vote}:
-        raise InvalidInput(f"vote must be one of {[v.value for v in Vote]}")
-    review = (await session.execute(select(Review).where(Review.case_id == case.id))).scalar_one_or_none()
+    _check_vote(vote)
+    review = await _locked_review(session, Review.case_id == case.id)
     if review is None or review.status != "voting":
         raise ReviewError(f"案件 {case.number} 没有进行中的评审")
+    return await _cast(session, review=review, case=case, expert_id=expert_id, vote=vote, vote_event=None, now=now)
+
+
+async def do_cast_vote_as(
+    session: AsyncSession, *, review_id: int, expert_id: int, vote: str, actor: str, now: datetime
+) -> Review:
+    """A member's vote cast by ``actor`` (the staff label: the expert's own account, or a
+    staff member on the expert's behalf), recorded on the case as a ``review_vote`` event.
+
+    Raises:
+        NotFound: no review ``review_id``.
+        ReviewError: the review is decided, the expert is not on it or has voted, or an
+            expert's account votes for another expert.
+        InvalidInput: ``vote`` is not a vote.
+    """
+    _check_vote(vote)
+    review = await _locked_review(session, Review.id == review_id)
+    if review is None:
+        raise NotFound(f"no review with id {review_id}")
+    case = await session.get_one(Case, review.case_id)
+    if review.status != "voting":
+        raise ReviewError(f"案件 {case.number} 的评审已经结束")
+    on_behalf = await _on_behalf(session, expert_id=expert_id, actor=actor)
+    return await _cast(session, review=review, case=case, expert_id=expert_id, vote=vote, now=now,
+                       vote_event=Change("review_vote", actor, None,
+                                    {"expert_id": expert_id, "vote": vote, "on_behalf": on_behalf}))
+
+
+def _check_vote(vote: str) -> None:
+    if vote not in {v.value for v in Vote}:
+        raise InvalidInput(f"vote must be one of {[v.value for v in Vote]}")
+
+
+async def _locked_review(session: AsyncSession, where: Any) -> Review | None:
+    stmt = select(Review).where(where)
+    if session.bind.dialect.name == "postgresql":
+        # two last votes at once: each must see the other's, or neither would decide
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def _on_behalf(session: AsyncSession, *, expert_id: int, actor: str) -> bool:
+    """Whether ``actor`` votes for someone else; an expert's account votes only for itself."""
+    expert = await session.get(Expert, expert_id)
+    user = None
+    if actor.startswith("staff:"):
+        user = (await session.execute(
+            select(StaffUser).where(StaffUser.username == actor.removeprefix("staff:")))).scalar_one_or_none()
+    own = user is not None and expert is not None and expert.staff_user_id == user.id
+    if user is not None and user.role == Role.EXPERT.value and not own:
+        raise ReviewError("评审专家只能投自己的票")
+    return not own
+
+
+async def _cast(
+    session: AsyncSession, *, review: Review, case: Case, expert_id: int, vote: str,
+    vote_event: Change | None, now: datetime,
+) -> Review:
     member = (await session.execute(select(ReviewMember).where(
         ReviewMember.review_id == review.id, ReviewMember.expert_id == expert_id))).scalar_one_or_none()
     if member is None:
@@ -135,6 +206,8 @@ async def do_cast_vote(
         raise ReviewError("该专家已经投过票")
     member.vote, member.voted_at = vote, now
     await session.flush()
+    if vote_event is not None:
+        await record_event(session, case=case, now=now, change=vote_event)
     members = list((await session.execute(select(ReviewMember).where(ReviewMember.review_id == review.id))).scalars())
     if any(m.vote is None for m in members):
         return review
@@ -147,3 +220,53 @@ async def do_cast_vote(
     if review.outcome == Vote.REDO.value:
         await do_reopen(session, case=case, actor="system:review", now=now, note="专家评审决定重新处理")
     return review
+
+
+async def list_reviews(
+    session: AsyncSession, *, org_ids: Iterable[int], status: str | None = None,
+    member_expert_id: int | None = None,
+) -> list[dict[str, Any]]:
+    """Reviews for a console, newest first: those of cases handled by ``org_ids`` (every
+    review when the city federation, where the committee sits, is among them), plus those
+    ``member_expert_id`` sits on (an expert's own log-in). ``status``: voting | decided.
+
+    Each is a dict: ``id``, ``case_id``, ``number``, ``org_id``, ``status``, ``outcome``,
+    ``chair`` (the chair's member entry), ``members`` (in pick order: ``expert_id``,
+    ``name``, ``title``, ``vote``, ``voted_at``, ``chair``), ``created_at``, ``decided_at``.
+    """
+    org_ids = set(org_ids)
+    stmt = select(Review, Case.number, Case.org_id).join(Case, Case.id == Review.case_id)
+    if await _city_federation_id(session) not in org_ids:
+        scope = [Case.org_id.in_(org_ids)]
+        if member_expert_id is not None:
+            scope.append(Review.id.in_(
+                select(ReviewMember.review_id).where(ReviewMember.expert_id == member_expert_id)))
+        stmt = stmt.where(or_(*scope))
+    if status is not None:
+        stmt = stmt.where(Review.status == status)
+    rows = (await session.execute(stmt.order_by(Review.created_at.desc(), Review.id.desc()))).all()
+    members = await _members_by_review(session, [review.id for review, _, _ in rows])
+    out = []
+    for review, number, org_id in rows:
+        panel = [{**m, "chair": m["expert_id"] == review.chair_expert_id} for m in members.get(review.id, [])]
+        out.append({
+            "id": review.id, "case_id": review.case_id, "number": number, "org_id": org_id,
+            "status": review.status, "outcome": review.outcome,
+            "chair": next((m for m in panel if m["chair"]), None), "members": panel,
+            "created_at": review.created_at, "decided_at": review.decided_at,
+        })
+    return out
+
+
+async def _members_by_review(session: AsyncSession, review_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    if not review_ids:
+        return {}
+    rows = (await session.execute(
+        select(ReviewMember, Expert.name, Expert.title).join(Expert, Expert.id == ReviewMember.expert_id)
+        .where(ReviewMember.review_id.in_(review_ids)).order_by(ReviewMember.id))).all()
+    found: dict[int, list[dict[str, Any]]] = {}
+    for member, name, title in rows:
+        found.setdefault(member.review_id, []).append({
+            "expert_id": member.expert_id, "name": name, "title": title, "vote": member.vote,
+            "voted_at": member.voted_at})
+    return found

@@ -26,15 +26,30 @@ satisfaction, money recovered) plus the deadline figures behind 有时限. Defin
   deadlines; a deadline breached at the top of the hierarchy stays the latest and keeps the
   case overdue until the step is done.
 * **Escalations:** ``escalated`` events of the cases in scope.
+
+The staff console's dashboard (:func:`compute_dashboard`) takes the scope as a set of org ids
+(the subtree the staffer may see) and adds:
+
+* **Weekly counts:** cases opened per ISO week (Monday–Sunday in union time, ``UNION_TZ``)
+  by category; every week that overlaps the period is listed, empty or not.
+* **On-time rate** (0–1): of the SLA deadlines (accept, respond, resolve) of the cases in
+  scope that were met or breached, those met at or before their due time. Breached also
+  covers a deadline still open and due at or before ``now`` (the scheduler's test, as in
+  *overdue now*, whether or not the scheduler has run) and one cancelled after its due time
+  (let pass, then the case was escalated or reassigned). A deadline cancelled in time
+  counts for nothing: nobody owed it any more.
+* **Overdue by org:** *overdue now* per responsible union body, by its name.
+* **Top employers:** the 10 employers with the most cases, grouped by ``employer_key`` (one
+  employer however the workers wrote it) and shown by its most frequent spelling.
 """
 
 from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Select, func, select
@@ -43,7 +58,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.cases.deadlines import SLA_KINDS, UNION_TZ
 from bot.cases.models import (
     OPEN_STATUSES, SUCCESSFUL_OUTCOMES, Case, CaseDeadline, CaseEvent, CaseStatus, Category,
-    DeadlineKind, Outcome,
+    DeadlineKind, Org, Outcome,
 )
 from bot.cases.orgs import subtree_ids
 from bot.cases.review import Rating
@@ -54,16 +69,18 @@ NO_RESULT = (None, Outcome.WITHDRAWN.value)
 CASE_COLUMNS = (
     Case.id, Case.category, Case.status, Case.created_at, Case.accepted_at,
     Case.first_response_at, Case.resolved_at, Case.outcome, Case.amount_recovered,
-    Case.urgent, Case.group_dispute, Case.collective,
+    Case.urgent, Case.group_dispute, Case.collective, Case.org_id, Case.employer,
+    Case.employer_key,
 )
 DEADLINE_COLUMNS = (
     CaseDeadline.id, CaseDeadline.case_id, CaseDeadline.kind, CaseDeadline.due_at,
-    CaseDeadline.met_at, CaseDeadline.cancelled_at,
+    CaseDeadline.met_at, CaseDeadline.breached_at, CaseDeadline.cancelled_at,
 )
 CATEGORY_WORDS = {
     "unpaid_wages": "欠薪", "overtime": "加班", "injury": "工伤", "dismissal": "解雇",
     "social_insurance": "社保",
 }
+TOP_EMPLOYERS = 10
 
 
 @dataclass(frozen=True)
@@ -99,6 +116,49 @@ class CaseStats:
     escalations: int
 
 
+@dataclass(frozen=True)
+class WeekCounts:
+    """Cases opened in one ISO week (Monday to Sunday, union time), by category."""
+
+    start: date  # the Monday
+    by_category: dict[str, int]
+
+    @property
+    def iso_week(self) -> str:
+        year, week, _ = self.start.isocalendar()
+        return f"{year}-W{week:02d}"
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_category.values())
+
+
+@dataclass(frozen=True)
+class EmployerCount:
+    """One employer of the top list: its grouping key, its usual spelling, its cases."""
+
+    key: str
+    employer: str
+    cases: int
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """The console dashboard of one set of orgs and one period (see the module docstring).
+
+    Durations, success and satisfaction rates and money recovered are in ``stats``.
+    """
+
+    stats: CaseStats
+    since: datetime
+    until: datetime
+    weeks: list[WeekCounts]
+    on_time_rate: float | None
+    deadlines_judged: int  # SLA deadlines met or breached: the on-time rate's denominator
+    overdue_by_org: dict[str, int]  # org name → open cases overdue now; most first
+    top_employers: list[EmployerCount]  # most cases first, at most TOP_EMPLOYERS
+
+
 def percentile(values: Iterable[float], q: float) -> float | None:
     """The ``q`` quantile (0–1) by linear interpolation between closest ranks."""
     ordered = sorted(values)
@@ -118,13 +178,13 @@ def _ratio(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-async def _scope(
-    session: AsyncSession, *, org_id: int | None, since: datetime | None, until: datetime | None
+def _scope(
+    *, org_ids: Collection[int] | None, since: datetime | None, until: datetime | None
 ) -> Select[tuple[int]]:
     """``SELECT cases.id`` of the cases in scope, to use as a subquery."""
     stmt = select(Case.id)
-    if org_id is not None:
-        stmt = stmt.where(Case.org_id.in_(await subtree_ids(session, root_id=org_id)))
+    if org_ids is not None:
+        stmt = stmt.where(Case.org_id.in_(sorted(org_ids)))
     if since is not None:
         stmt = stmt.where(Case.created_at >= since)
     if until is not None:
@@ -132,16 +192,20 @@ async def _scope(
     return stmt
 
 
-async def compute_stats(
-    session: AsyncSession, *, org_id: int | None = None, since: datetime | None = None,
-    until: datetime | None = None, now: datetime,
-) -> CaseStats:
-    """Statistics of the cases under ``org_id`` (None: all) opened in [since, until).
+@dataclass(frozen=True)
+class _Cohort:
+    """The rows every figure is computed from, read once per call."""
 
-    ``now`` only decides what is overdue; see the module docstring for every definition.
-    """
-    scope = await _scope(session, org_id=org_id, since=since, until=until)
-    cases = (await session.execute(select(*CASE_COLUMNS).where(Case.id.in_(scope)))).all()
+    cases: Sequence[Any]  # CASE_COLUMNS, ordered by id
+    deadlines: Sequence[Any]  # DEADLINE_COLUMNS of the SLA kinds, ordered by id
+    scores: Sequence[int]
+    escalations: int
+
+
+async def _load(session: AsyncSession, scope: Select[tuple[int]]) -> _Cohort:
+    cases = (await session.execute(
+        select(*CASE_COLUMNS).where(Case.id.in_(scope)).order_by(Case.id)
+    )).all()
     deadlines = (await session.execute(
         select(*DEADLINE_COLUMNS)
         .where(CaseDeadline.case_id.in_(scope), CaseDeadline.kind.in_(SLA_KINDS))
@@ -153,6 +217,24 @@ async def compute_stats(
         select(func.count()).select_from(CaseEvent)
         .where(CaseEvent.case_id.in_(scope), CaseEvent.kind == "escalated")
     )).scalar_one()
+    return _Cohort(cases, deadlines, scores, escalations)
+
+
+async def compute_stats(
+    session: AsyncSession, *, org_id: int | None = None, since: datetime | None = None,
+    until: datetime | None = None, now: datetime,
+) -> CaseStats:
+    """Statistics of the cases under ``org_id`` (None: all) opened in [since, until).
+
+    ``now`` only decides what is overdue; see the module docstring for every definition.
+    """
+    org_ids = None if org_id is None else await subtree_ids(session, root_id=org_id)
+    cohort = await _load(session, _scope(org_ids=org_ids, since=since, until=until))
+    return _case_stats(cohort, now=now)
+
+
+def _case_stats(cohort: _Cohort, *, now: datetime) -> CaseStats:
+    cases, deadlines = cohort.cases, cohort.deadlines
     return CaseStats(
         total=len(cases),
         by_category=_count(cases, "category", [c.value for c in Category]),
@@ -165,10 +247,10 @@ async def compute_stats(
         hours_to_first_response=durations(_hours(cases, "first_response_at")),
         hours_to_resolve=durations(_hours(cases, "resolved_at")),
         **_results(cases),
-        **_satisfaction(scores),
+        **_satisfaction(cohort.scores),
         money_recovered=sum(c.amount_recovered or 0 for c in cases),
-        overdue_now=_overdue_now(cases, deadlines, now),
-        escalations=escalations,
+        overdue_now=len(_overdue_cases(cases, deadlines, now)),
+        escalations=cohort.escalations,
     )
 
 
@@ -221,16 +303,107 @@ def _pending_kinds(case: Any) -> tuple[str, ...]:
     return tuple(kinds)
 
 
-def _overdue_now(cases: Sequence[Any], deadlines: Sequence[Any], now: datetime) -> int:
+def _overdue_cases(cases: Sequence[Any], deadlines: Sequence[Any], now: datetime) -> list[Any]:
     latest = {(d.case_id, d.kind): d for d in deadlines if d.cancelled_at is None}  # ordered by id
-    overdue = 0
+    overdue = []
     for case in cases:
         if case.status not in OPEN_STATUSES:
             continue
         current = [latest.get((case.id, kind)) for kind in _pending_kinds(case)]
         if any(d is not None and d.met_at is None and d.due_at <= now for d in current):
-            overdue += 1
+            overdue.append(case)
     return overdue
+
+
+async def compute_dashboard(
+    session: AsyncSession, *, org_ids: Collection[int], since: datetime, until: datetime,
+    now: datetime,
+) -> Dashboard:
+    """The dashboard of the cases whose responsible org is in ``org_ids``, opened in
+    [since, until).
+
+    The caller passes the subtree the staffer may see; ``now`` decides what is overdue and
+    which open deadlines count as breached. See the module docstring for every definition.
+    """
+    cohort = await _load(session, _scope(org_ids=org_ids, since=since, until=until))
+    on_time, judged = _on_time(cohort.deadlines, now)
+    overdue = _overdue_cases(cohort.cases, cohort.deadlines, now)
+    return Dashboard(
+        stats=_case_stats(cohort, now=now),
+        since=since,
+        until=until,
+        weeks=_weekly(cohort.cases, since=since, until=until),
+        on_time_rate=_ratio(on_time, judged),
+        deadlines_judged=judged,
+        overdue_by_org=await _count_by_org_name(session, [c.org_id for c in overdue]),
+        top_employers=_top_employers(cohort.cases),
+    )
+
+
+def _monday(moment: datetime) -> date:
+    day = moment.astimezone(UNION_TZ).date()
+    return day - timedelta(days=day.weekday())
+
+
+def _weekly(cases: Sequence[Any], *, since: datetime, until: datetime) -> list[WeekCounts]:
+    if until <= since:
+        return []
+    # ``until`` is exclusive: the last week is the one of the last instant before it.
+    first, last = _monday(since), _monday(until - timedelta(microseconds=1))
+    mondays = [first + timedelta(weeks=n) for n in range((last - first).days // 7 + 1)]
+    keys = [c.value for c in Category]
+    weeks: dict[date, Counter[str]] = {monday: Counter() for monday in mondays}
+    for case in cases:
+        weeks[_monday(case.created_at)][case.category] += 1
+    return [WeekCounts(m, {**dict.fromkeys(keys, 0), **weeks[m]}) for m in mondays]
+
+
+def _on_time(deadlines: Sequence[Any], now: datetime) -> tuple[int, int]:
+    """(met on time, met or breached) over the SLA deadlines."""
+    on_time = judged = 0
+    for d in deadlines:
+        if d.breached_at is not None:
+            met = False
+        elif d.met_at is not None:
+            met = d.met_at <= d.due_at
+        elif d.cancelled_at is not None:
+            if d.cancelled_at <= d.due_at:
+                continue  # the case moved on in time: nobody owed this one any more
+            met = False  # let pass, then cancelled when the case moved to another org
+        elif d.due_at <= now:
+            met = False  # breached; the scheduler has not marked it yet
+        else:
+            continue  # still running
+        judged += 1
+        on_time += met
+    return on_time, judged
+
+
+async def _count_by_org_name(session: AsyncSession, org_ids: Sequence[int]) -> dict[str, int]:
+    counts = Counter(org_ids)
+    if not counts:
+        return {}
+    names = dict((await session.execute(
+        select(Org.id, Org.name).where(Org.id.in_(sorted(counts)))
+    )).all())
+    by_name: Counter[str] = Counter()
+    for org_id, n in counts.items():
+        by_name[names[org_id]] += n
+    return dict(sorted(by_name.items(), key=lambda item: (-item[1], item[0])))
+
+
+def _top_employers(cases: Sequence[Any]) -> list[EmployerCount]:
+    # The cohort is already in memory, and the usual spelling needs a second grouping, so
+    # this is simpler here than in SQL.
+    spellings: dict[str, Counter[str]] = {}
+    for case in cases:  # ordered by id: on a tie, the spelling seen first wins
+        if case.employer_key is not None and case.employer:
+            spellings.setdefault(case.employer_key, Counter())[case.employer] += 1
+    top = sorted(spellings.items(), key=lambda item: (-item[1].total(), item[0]))
+    return [
+        EmployerCount(key=key, employer=names.most_common(1)[0][0], cases=names.total())
+        for key, names in top[:TOP_EMPLOYERS]
+    ]
 
 
 def stats_as_dict(stats: CaseStats) -> dict[str, Any]:

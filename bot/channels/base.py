@@ -7,7 +7,7 @@ pipeline's job, identical for every channel.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -140,3 +140,34 @@ class NotNow(ChannelError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, retryable=True)
+
+
+class BadRequest(Exception):
+    """The request itself is malformed (bad JSON, missing field); the message says which.
+    The web layer answers it with 400 and this message."""
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """A delivery stored (or recognised as a repeat of one already stored)."""
+
+    inbound_id: int
+    contact_id: int
+    duplicate: bool = False
+
+
+class Intake(Protocol):
+    """What a channel's webhook hands a parsed message to (the inbound pipeline): store it
+    before acknowledging, then have it answered in the background."""
+
+    async def accept(self, message: InboundMessage) -> Accepted:
+        """Store ``message``; a repeated delivery is recognised and stores nothing."""
+        ...
+
+    def schedule(self, accepted: Accepted) -> None:
+        """Answer a stored delivery in the background."""
+        ...
+
+
+# Counts an inbound delivery for the metrics: (channel, outcome).
+CountInbound = Callable[[str, str], None]

@@ -42,12 +42,11 @@ from telegram.request import BaseRequest, HTTPXRequest
 from telegram.warnings import PTBDeprecationWarning
 
 from bot.cases.models import Contact
-from bot.channels.base import Attachment, ChannelError, InboundMessage, Reply, Target, kind_of_file
+from bot.channels.base import (
+    Attachment, BadRequest, ChannelError, CountInbound, InboundMessage, Intake, Reply, Target, kind_of_file,
+)
 from bot.db import session_scope, utcnow
-from bot.dialogue.pipeline import InboundPipeline
 from bot.settings import TelegramSettings
-from bot.web.errors import BadRequest
-from bot.web.keys import METRICS, PIPELINE, SESSIONMAKER, SETTINGS
 
 logger = logging.getLogger(__name__)
 
@@ -287,7 +286,7 @@ class TelegramChannel:
 
     # --- receiving -------------------------------------------------------------------------
 
-    async def receive(self, update: Update, pipeline: InboundPipeline) -> str:
+    async def receive(self, update: Update, pipeline: Intake) -> str:
         """Store ``update`` through the pipeline and schedule its answer; returns the outcome
         (``accepted``, ``duplicate``, ``ignored``, ``answered``, ``expired_button``)."""
         member = update.my_chat_member
@@ -467,44 +466,21 @@ class TelegramChannel:
 
 # --- HTTP ------------------------------------------------------------------------------------
 
-TELEGRAM = web.AppKey("telegram", TelegramChannel)
-
-
-async def post_webhook(request: web.Request) -> web.Response:
+async def post_webhook(request: web.Request, *, channel: TelegramChannel, intake: Intake,
+                       count: CountInbound) -> web.Response:
     """``POST /telegram/webhook``: check the secret, parse, store, acknowledge."""
-    channel = request.app[TELEGRAM]
     if not channel.check_secret(request.headers.get(SECRET_HEADER)):
         return web.json_response({"error": "forbidden", "message": "wrong or missing secret token"}, status=403)
     try:
         body = await request.json()
     except ValueError as exc:
         raise BadRequest("body is not valid JSON") from exc
-    outcome = await channel.receive(channel.parse_json(body), request.app[PIPELINE])
-    request.app[METRICS].inbound.labels(channel=CHANNEL, outcome=outcome).inc()
+    outcome = await channel.receive(channel.parse_json(body), intake)
+    count(CHANNEL, outcome)
     return web.json_response({"ok": True})
 
 
-def add_routes(app: web.Application) -> None:
-    app.router.add_post("/telegram/webhook", post_webhook)
-
-
-async def channel_ctx(app: web.Application) -> AsyncIterator[None]:
-    """``cleanup_ctx`` of the channel: built from ``SETTINGS.telegram`` and registered with
-    the pipeline at startup, closed at cleanup. Append it after the context that builds
-    ``PIPELINE`` and before the background jobs (their dispatcher takes the pipeline's
-    channels when it starts)."""
-    settings = app[SETTINGS].telegram
-    if settings is None:
-        raise RuntimeError("channel_ctx added without TELEGRAM_BOT_TOKEN and TELEGRAM_SECRET_TOKEN")
-    channel = TelegramChannel(settings, sessionmaker=app[SESSIONMAKER])
-    await channel.start()
-    app[TELEGRAM] = channel
-    app[PIPELINE].register(channel)
-    yield
-    await channel.close()
-
-
-async def poll_updates(channel: TelegramChannel, pipeline: InboundPipeline, *, timeout: int = 30) -> None:
+async def poll_updates(channel: TelegramChannel, pipeline: Intake, *, timeout: int = 30) -> None:
     """Development mode: delete the webhook, then long-poll getUpdates and take each update
     the way the webhook does, until cancelled. An update is confirmed (the offset moves past
     it) only once stored; on failure the batch is fetched again, and dedupe drops repeats."""

@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from urllib.parse import unquote
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cases.models import Contact
-from bot.channels.base import Attachment, InboundMessage, kind_of_file
+from bot.channels.base import Attachment, InboundMessage, Intake, kind_of_file
 from bot.db import session_scope
-from bot.web.keys import PIPELINE, SESSIONMAKER
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +42,6 @@ class UploadSettings:
     secret: str
     max_file: int = MAX_FILE
     max_files: int = MAX_FILES
-
-
-UPLOADS = web.AppKey("uploads", UploadSettings)
 
 
 def _b64(data: bytes) -> str:
@@ -125,19 +122,20 @@ def _forbidden() -> web.Response:
     return _message_page("链接已失效", "这个上传链接不对或已经过期了。请回到聊天里再要一个新链接。", 403)
 
 
-async def _contact_or_none(request: web.Request) -> Contact | None:
-    contact_id = get_token_contact(request.match_info["token"], request.app[UPLOADS].secret)
+async def _contact_or_none(request: web.Request, config: UploadSettings,
+                           sessionmaker: async_sessionmaker[AsyncSession]) -> Contact | None:
+    contact_id = get_token_contact(request.match_info["token"], config.secret)
     if contact_id is None:
         return None
-    async with session_scope(request.app[SESSIONMAKER]) as session:
+    async with session_scope(sessionmaker) as session:
         return await session.get(Contact, contact_id)
 
 
-async def upload_form(request: web.Request) -> web.Response:
+async def upload_form(request: web.Request, *, config: UploadSettings,
+                      sessionmaker: async_sessionmaker[AsyncSession]) -> web.Response:
     """``GET /upload/<token>``: the form (403 page for a forged or expired link)."""
-    if await _contact_or_none(request) is None:
+    if await _contact_or_none(request, config, sessionmaker) is None:
         return _forbidden()
-    config = request.app[UPLOADS]
     return _page(_FORM.format(max_files=config.max_files, max_mb=config.max_file // (1024 * 1024),
                               submission=secrets.token_urlsafe(16)))
 
@@ -194,13 +192,13 @@ def _filename(raw: str) -> str:
     return name.replace("\\", "/").rsplit("/", 1)[-1][:255] or "file"
 
 
-async def receive_upload(request: web.Request) -> web.Response:
+async def receive_upload(request: web.Request, *, config: UploadSettings,
+                         sessionmaker: async_sessionmaker[AsyncSession], intake: Intake) -> web.Response:
     """``POST /upload/<token>`` (multipart ``file`` parts): each file becomes evidence of the
     contact, through the pipeline as a message of theirs; the page says how many arrived."""
-    contact = await _contact_or_none(request)
+    contact = await _contact_or_none(request, config, sessionmaker)
     if contact is None:
         return _forbidden()
-    config = request.app[UPLOADS]
     try:
         submission, files = await _read_files(request, config)
     except _Refused as exc:
@@ -208,22 +206,12 @@ async def receive_upload(request: web.Request) -> web.Response:
     # The form's own id makes a resubmitted page (refresh, double tap) a repeat, not a copy.
     if not (submission and _SUBMISSION.match(submission)):
         submission = secrets.token_urlsafe(16)
-    pipeline = request.app[PIPELINE]
-    accepted = await pipeline.accept(InboundMessage(
+    accepted = await intake.accept(InboundMessage(
         channel=contact.channel, external_id=contact.external_id,
         dedupe_key=f"upload:{contact.id}:{submission}", kind=files[0].kind,
         meta={"via": "upload"}, attachments=tuple(files),
     ))
-    pipeline.schedule(accepted)
+    intake.schedule(accepted)
     logger.info("upload: %s file(s) for contact %s (repeat: %s)", len(files), contact.id,
                 accepted.duplicate)
     return _message_page(f"收到 {len(files)} 份", "材料已经保存好了，可以关掉这个页面，回到聊天里继续。", 200)
-
-
-def add_routes(app: web.Application, *, secret: str) -> None:
-    """``GET``/``POST /upload/<token>``, signed with ``secret`` (``UPLOAD_SECRET``)."""
-    if not secret:
-        raise ValueError("UPLOAD_SECRET must be set to serve upload links")
-    app[UPLOADS] = UploadSettings(secret=secret)
-    app.router.add_get("/upload/{token}", upload_form)
-    app.router.add_post("/upload/{token}", receive_upload)

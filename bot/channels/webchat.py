@@ -10,15 +10,23 @@ import functools
 import json
 import re
 import uuid
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, Protocol
 from urllib.parse import unquote
-from typing import Any
 
 from aiohttp import web
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from bot.channels.base import Attachment, InboundMessage, kind_of_file
-from bot.web.errors import BadRequest
-from bot.web.keys import METRICS, PIPELINE
+from bot.cases.delivery import do_mark_notification_sent
+from bot.cases.models import Contact
+from bot.cases.outbox import OutboxMessage, OutboxStatus, add_notification
+from bot.channels.base import (
+    Attachment, BadRequest, CountInbound, InboundMessage, NotNow, Reply, Target, kind_of_file,
+)
+from bot.db import session_scope, utcnow
+from bot.notify.texts import render
 
 CHANNEL = "webchat"
 MAX_TEXT = 2000
@@ -64,26 +72,89 @@ def parse_chat_request(body: Any) -> InboundMessage:
     )
 
 
-async def post_message(request: web.Request) -> web.Response:
+class Answerer(Protocol):
+    """The pipeline as the web chat uses it: answered in the request."""
+
+    async def handle(self, message: InboundMessage) -> Any: ...
+
+
+class WebChatChannel:
+    """The browser as a channel: a turn is answered in the request itself; whatever comes
+    later (status updates, a staff member's reply, the answer to a message kept while Rasa
+    was down) waits as a held outbox row until the page next polls ``/chat/api/updates``,
+    and only then counts as delivered."""
+
+    name = CHANNEL
+
+    def __init__(self, *, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self._sessionmaker = sessionmaker
+
+    async def send(self, target: Target, replies: Sequence[Reply]) -> None:
+        """A turn answered outside a request (a retried message): kept for the next poll."""
+        text = "\n".join(r.text for r in replies if r.text)
+        if not text:
+            return
+        async with session_scope(self._sessionmaker) as session:
+            add_notification(session, key=f"webchat-turn:{uuid.uuid4().hex}", template="bot_reply",
+                             params={"text": text}, now=utcnow(), channel=CHANNEL, contact_id=target.contact_id)
+
+    async def notify(self, target: Target, text: str, *, key: str) -> None:
+        raise NotNow("网页聊天：等页面下次取回")
+
+    async def fetch_attachments(self, meta: dict[str, Any]) -> list[Attachment]:
+        return []  # the browser uploads the bytes with the message
+
+    async def take_updates(self, sender: str) -> list[dict[str, Any]]:
+        """The messages waiting for this browser, oldest first, now marked delivered."""
+        async with session_scope(self._sessionmaker) as session:
+            contact = (await session.execute(select(Contact).where(
+                Contact.channel == CHANNEL, Contact.external_id == sender))).scalar_one_or_none()
+            if contact is None:
+                return []
+            stmt = (select(OutboxMessage)
+                    .where(OutboxMessage.contact_id == contact.id, OutboxMessage.channel == CHANNEL,
+                           OutboxMessage.status == OutboxStatus.HELD.value)
+                    .order_by(OutboxMessage.id).limit(50))
+            if session.bind.dialect.name == "postgresql":
+                stmt = stmt.with_for_update(skip_locked=True)
+            rows = list((await session.execute(stmt)).scalars())
+            now = utcnow()
+            updates = []
+            for row in rows:
+                updates.append({"id": row.id, "text": render(row.template, row.params),
+                                "author": (row.params or {}).get("author")})
+                await do_mark_notification_sent(session, row=row, now=now, how="网页聊天已取回")
+        return updates
+
+
+async def post_message(request: web.Request, *, intake: Answerer, count: CountInbound) -> web.Response:
     try:
         body = await request.json()
     except ValueError as exc:
         raise BadRequest("body is not valid JSON") from exc
-    return await _answer(request, parse_chat_request(body))
+    return await _answer(parse_chat_request(body), intake=intake, count=count)
 
 
-async def _answer(request: web.Request, message: InboundMessage) -> web.Response:
+async def get_updates(request: web.Request, *, channel: WebChatChannel) -> web.Response:
+    """``GET /chat/api/updates?sender=…``: what reached this worker since the last poll."""
+    sender = request.query.get("sender", "")
+    if not _SENDER.match(sender):
+        raise BadRequest("sender must be 1-64 characters of letters, digits, '_', '-' or '.'")
+    return web.json_response({"updates": await channel.take_updates(sender)}, dumps=_dumps)
+
+
+async def _answer(message: InboundMessage, *, intake: Answerer, count: CountInbound) -> web.Response:
     """Store and answer ``message`` in the request; the replies a person can see."""
-    outcome = await request.app[PIPELINE].handle(message)
+    outcome = await intake.handle(message)
     label = "duplicate" if outcome.duplicate else ("answered" if outcome.answered else "pending_retry")
-    request.app[METRICS].inbound.labels(channel=CHANNEL, outcome=label).inc()
+    count(CHANNEL, label)
     return web.json_response(
         {"replies": [r.as_dict() for r in outcome.replies if r.text or r.buttons or r.image]},
         dumps=_dumps,
     )
 
 
-async def post_files(request: web.Request) -> web.Response:
+async def post_files(request: web.Request, *, intake: Answerer, count: CountInbound) -> web.Response:
     """``POST /chat/api/files`` (multipart: ``sender``, optional ``message_id``, one or more
     ``file`` parts): photos and documents sent as evidence, answered like a message."""
     if not request.content_type.startswith("multipart/"):
@@ -119,14 +190,8 @@ async def post_files(request: web.Request) -> web.Response:
         channel=CHANNEL, external_id=base.external_id, dedupe_key=base.dedupe_key,
         kind=files[0].kind, attachments=tuple(files),
     )
-    return await _answer(request, message)
+    return await _answer(message, intake=intake, count=count)
 
 
 async def chat_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(_PAGE, headers={"Content-Type": "text/html; charset=utf-8"})
-
-
-def add_routes(app: web.Application) -> None:
-    app.router.add_get("/chat", chat_page)
-    app.router.add_post("/chat/api/messages", post_message)
-    app.router.add_post("/chat/api/files", post_files)

@@ -18,7 +18,7 @@ import logging
 import re
 import struct
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -36,12 +36,11 @@ from wechatpy.replies import TextReply
 from bot.cases.models import Contact
 from bot.channels.upload import upload_link
 from bot.channels.base import (
-    Attachment, ChannelError, InboundMessage, NotNow, Reply, Target, kind_of_file,
+    Attachment, ChannelError, InboundMessage, Intake, NotNow, Reply, Target, kind_of_file,
 )
 from bot.channels.wechat_api import TOKEN_ERRORS, WeChatApi, WeChatApiError
 from bot.db import session_scope, utcnow
 from bot.settings import WeChatSettings
-from bot.web.keys import HTTP, PIPELINE, SESSIONMAKER, SETTINGS
 
 logger = logging.getLogger(__name__)
 
@@ -476,7 +475,6 @@ def _default_name(kind: str, file: Mapping[str, Any]) -> str:
     return f"wechat-{kind}.{ext}"
 
 
-WECHAT = web.AppKey("wechat", WeChatChannel)
 
 
 # -- HTTP -------------------------------------------------------------------------------------
@@ -486,10 +484,10 @@ def _refusal(exc: CallbackRejected) -> web.Response:
     return web.Response(status=exc.status, text=str(exc), content_type="text/plain")
 
 
-async def verify_url(request: web.Request) -> web.Response:
+async def verify_url(request: web.Request, *, channel: WeChatChannel) -> web.Response:
     """``GET /wechat``: WeChat checks the URL; the answer is ``echostr`` unchanged."""
     try:
-        check_signature(request.app[WECHAT].settings.token, request.query)
+        check_signature(channel.settings.token, request.query)
     except CallbackRejected as exc:
         return _refusal(exc)
     echostr = request.query.get("echostr")
@@ -509,9 +507,8 @@ async def _read_body(request: web.Request) -> bytes:
     return bytes(body)
 
 
-async def receive_callback(request: web.Request) -> web.Response:
+async def receive_callback(request: web.Request, *, channel: WeChatChannel, intake: Intake) -> web.Response:
     """``POST /wechat``: check, store, answer ``success`` at once; answer later."""
-    channel = request.app[WECHAT]
     try:
         check_signature(channel.settings.token, request.query)
         text, root = unwrap_callback(await _read_body(request), request.query,
@@ -530,11 +527,10 @@ async def receive_callback(request: web.Request) -> web.Response:
     if (number := choice_number(inbound.text)) is not None:
         if (payload := await channel.button_payload(inbound.external_id, number)) is not None:
             inbound = replace(inbound, payload=payload, kind="button")
-    pipeline = request.app[PIPELINE]
-    accepted = await pipeline.accept(inbound)
+    accepted = await intake.accept(inbound)
     if not accepted.duplicate:
         await channel.open_window(accepted.contact_id)
-        pipeline.schedule(accepted)
+        intake.schedule(accepted)
     return _success()
 
 
@@ -550,32 +546,3 @@ def _passive_text(
     if channel.crypto is not None and query.get("encrypt_type") == "aes":
         xml = channel.crypto.encrypt_message(xml, query.get("nonce", ""), query.get("timestamp"))
     return web.Response(text=xml, content_type="application/xml")
-
-
-def add_routes(app: web.Application) -> None:
-    """``GET``/``POST /wechat``; :func:`channel_ctx` puts the channel at ``app[WECHAT]``."""
-    app.router.add_get("/wechat", verify_url)
-    app.router.add_post("/wechat", receive_callback)
-
-
-async def channel_ctx(app: web.Application) -> AsyncIterator[None]:
-    """``cleanup_ctx`` of the channel: built from ``SETTINGS.wechat`` and registered with the
-    pipeline at startup. Append it after the context that builds ``PIPELINE`` and ``HTTP``
-    and before the background jobs (their dispatcher takes the pipeline's channels)."""
-    settings = app[SETTINGS].wechat
-    if settings is None:
-        raise RuntimeError("channel_ctx added without WECHAT_TOKEN, WECHAT_APP_ID and WECHAT_APP_SECRET")
-    redis = None
-    if app[SETTINGS].redis_url:
-        from redis.asyncio import Redis
-
-        redis = Redis.from_url(app[SETTINGS].redis_url, socket_timeout=2)
-    channel = WeChatChannel(settings, http=app[HTTP], sessionmaker=app[SESSIONMAKER],
-                            template_id=settings.template_id, template_field=settings.template_field,
-                            gateway_url=app[SETTINGS].public_url, upload_secret=app[SETTINGS].upload_secret,
-                            redis=redis)
-    app[WECHAT] = channel
-    app[PIPELINE].register(channel)
-    yield
-    if redis is not None:
-        await redis.aclose()

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cases.messages import (
@@ -28,12 +28,15 @@ from bot.cases.messages import (
 from bot.cases.errors import InvalidInput
 from bot.cases.evidence import do_add_evidence
 from bot.cases.models import Contact, InboundRecord, InboundStatus, OutboundRecord
-from bot.cases.outbox import OutboxMessage, OutboxStatus, do_mark_notification_sent
-from bot.channels.base import Channel, ChannelError, InboundMessage, NotNow, Reply, Target
+from bot.cases.delivery import do_mark_notification_sent
+from bot.cases.outbox import OutboxMessage, OutboxStatus
+from bot.channels.base import Accepted, Channel, ChannelError, InboundMessage, NotNow, Reply, Target
 from bot.db import session_scope, utcnow
 from bot.notify.texts import render
 from bot.dialogue.rasa_client import RasaClient, RasaError
 from bot.dialogue.rating import do_take_rating
+from bot.dialogue.review import do_take_review_step
+from bot.dialogue.staff_link import do_take_link_code
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +48,7 @@ SAVED_FOR_LATER = Reply(
 # What Rasa is told when a message is only files: an intent payload, so the model never
 # guesses a topic from "[图片]"; the files themselves travel in ``metadata.attachments``.
 SEND_EVIDENCE = "/send_evidence"
+RESUME = "/resume_dialogue"  # staff handed the conversation back to the bot
 
 
 @dataclass(frozen=True)
@@ -70,15 +74,6 @@ class ContactLocks:
             lock = asyncio.Lock()
             self._locks[contact_id] = lock
         return lock
-
-
-@dataclass(frozen=True)
-class Accepted:
-    """A delivery stored (or recognised as a repeat of one already stored)."""
-
-    inbound_id: int
-    contact_id: int
-    duplicate: bool = False
 
 
 STALE_RECEIVED = timedelta(minutes=5)  # stored, never answered: picked up by the retry loop
@@ -167,6 +162,38 @@ class InboundPipeline:
             await self._turn(contact_id, inbound_id)
         return len(rows)
 
+    def schedule_resume(self, contact_id: int) -> None:
+        """Staff handed the worker back: let the bot say so and carry on (in the background,
+        through the worker's channel)."""
+        task = asyncio.create_task(self._resume(contact_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _resume(self, contact_id: int) -> None:
+        try:
+            async with self._locks.for_contact(contact_id):
+                async with session_scope(self._sessionmaker) as session:
+                    contact = await session.get_one(Contact, contact_id)
+                    if contact.handoff_at is not None:
+                        return  # taken over again meanwhile
+                    sender, channel_name = contact.rasa_sender_id, contact.channel
+                try:
+                    raw = await self._rasa.send_message(
+                        sender=sender, message=RESUME, metadata={"channel": channel_name, "contact_id": contact_id})
+                except RasaError as exc:
+                    # the worker's next message reaches the bot as usual
+                    logger.warning("contact %s: bot not resumed after handoff: %s", contact_id, exc)
+                    return
+                replies = tuple(Reply.from_rasa(r) for r in raw)
+                async with session_scope(self._sessionmaker) as session:
+                    session.add_all(OutboundRecord(contact_id=contact_id, inbound_id=None, channel=channel_name,
+                                                   text=r.text, buttons=[b.__dict__ for b in r.buttons],
+                                                   image=r.image, created_at=utcnow()) for r in replies)
+                if replies:
+                    await self._send(contact_id, replies)
+        except Exception:  # bulkhead
+            logger.exception("contact %s: resuming the bot failed", contact_id)
+
     async def _turn(self, contact_id: int, inbound_id: int) -> None:
         try:
             async with self._locks.for_contact(contact_id):
@@ -187,9 +214,23 @@ class InboundPipeline:
             first_try = record.attempts == 0
             if contact.handoff_at is not None:
                 # A person has the conversation: the bot stays out of it (staff read it in
-                # the console and answer on the worker's channel).
+                # the console and answer on the worker's channel). The worker is told so
+                # once, not after every line they write.
+                earlier = (await session.execute(
+                    select(func.count(InboundRecord.id)).where(
+                        InboundRecord.contact_id == contact.id, InboundRecord.id != record.id,
+                        InboundRecord.status == InboundStatus.FOR_STAFF.value,
+                        InboundRecord.received_at >= contact.handoff_at))).scalar_one()
                 record.status = InboundStatus.FOR_STAFF.value
-                return Outcome(inbound_id=record.id, replies=(WITH_STAFF,), answered=False)
+                return Outcome(inbound_id=record.id, replies=() if earlier else (WITH_STAFF,), answered=False)
+            if not record.payload and (linked := await do_take_link_code(
+                    session, contact=contact, text=record.text, now=utcnow())):
+                await do_record_answer(session, inbound=record, replies=[linked.as_dict()])
+                return Outcome(inbound_id=record.id, replies=(linked,))
+            if review_step := await do_take_review_step(
+                    session, contact=contact, payload=record.payload, text=record.text, now=utcnow()):
+                await do_record_answer(session, inbound=record, replies=[r.as_dict() for r in review_step])
+                return Outcome(inbound_id=record.id, replies=review_step)
             if not record.payload and (rating := await do_take_rating(
                     session, contact=contact, text=record.text, now=utcnow())):
                 await do_record_answer(session, inbound=record, replies=[rating.as_dict()])

@@ -7,21 +7,19 @@ PostgreSQL. A send that fails is retried after 30 s, 1 min, 2 min … (capped at
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cases.models import Contact
 from bot.channels.base import Channel, NotNow, Target
-from bot.cases.outbox import (
-    OutboxMessage, OutboxStatus, do_mark_notification_failed, do_mark_notification_held, do_mark_notification_sent,
-)
+from bot.cases.delivery import do_mark_notification_failed, do_mark_notification_held, do_mark_notification_sent
+from bot.cases.outbox import OutboxMessage, OutboxStatus
 from bot.db import session_scope
 from bot.notify.texts import render
 
@@ -49,25 +47,12 @@ class Notification:
     template: str
     text: str
     external_id: str | None = None  # the contact's identity on their channel
+    case_id: int | None = None
+    params: dict[str, Any] = field(default_factory=dict)
 
 
 class Sender(Protocol):
     async def send(self, notification: Notification) -> None: ...
-
-
-@dataclass
-class LogSender:
-    """Delivers by writing a log line (and keeping the list): the channel of the case domain's
-    own tests and of a stack without real channels."""
-
-    sent: list[Notification] = field(default_factory=list)
-
-    async def send(self, notification: Notification) -> None:
-        self.sent.append(notification)
-        logger.info("notify %s", json.dumps({
-            "key": notification.key, "channel": notification.channel, "contact": notification.contact_id,
-            "org": notification.org_id, "template": notification.template, "text": notification.text,
-        }, ensure_ascii=False))
 
 
 class ChannelSender:
@@ -93,12 +78,10 @@ class Dispatcher:
         *,
         sessionmaker: async_sessionmaker[AsyncSession],
         senders: Mapping[str, Sender],
-        fallback: Sender | None = None,
         max_attempts: int = MAX_ATTEMPTS,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._senders = senders
-        self._fallback = fallback
         self._max_attempts = max_attempts
 
     async def run_once(self, *, now: datetime, limit: int = 50) -> int:
@@ -113,7 +96,9 @@ class Dispatcher:
         async with session_scope(self._sessionmaker) as session:
             stmt = (
                 select(OutboxMessage)
-                .where(OutboxMessage.status == OutboxStatus.PENDING.value, OutboxMessage.next_attempt_at <= now)
+                .where(OutboxMessage.status == OutboxStatus.PENDING.value, OutboxMessage.next_attempt_at <= now,
+                       # a channel this process does not run is left to one that does
+                       OutboxMessage.channel.in_(list(self._senders)))
                 .order_by(OutboxMessage.id)
                 .limit(limit)
             )
@@ -127,7 +112,8 @@ class Dispatcher:
                 jobs.append(Notification(
                     outbox_id=row.id, key=row.idempotency_key, channel=row.channel, contact_id=row.contact_id,
                     org_id=row.org_id, template=row.template, text=render(row.template, row.params),
-                    external_id=contact.external_id if contact else None,
+                    external_id=contact.external_id if contact else None, case_id=row.case_id,
+                    params=dict(row.params or {}),
                 ))
         sent = 0
         for job in jobs:
@@ -135,7 +121,7 @@ class Dispatcher:
         return sent
 
     async def _deliver(self, job: Notification, now: datetime) -> int:
-        sender = self._senders.get(job.channel, self._fallback)
+        sender = self._senders.get(job.channel)
         error: Exception | None = None
         try:
             if sender is None:

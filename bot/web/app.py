@@ -1,63 +1,103 @@
-"""The app factory: everything the gateway needs is built here, nothing at import time."""
+"""The app factory: everything the gateway serves is wired here, nothing at import time.
+
+``create_app`` registers the routes and one startup/cleanup context that starts the
+:class:`~bot.gateway.Gateway` (database, channels, pipeline, dispatcher), then the
+background jobs. Handlers receive the parts they need as arguments; no channel or view
+reads the application's keys.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
 
-import aiohttp
 from aiohttp import web
 
 from bot.channels import telegram, upload, webchat, wechat
-from bot.db import create_engine, create_sessionmaker
-from bot.dialogue.pipeline import InboundPipeline
-from bot.dialogue.rasa_client import RasaClient
+from bot.console.routes import add_console_routes
+from bot.gateway import Gateway
 from bot.settings import Settings
 from bot.web.background import background_jobs
 from bot.web.errors import error_middleware
 from bot.web.health import healthz
-from bot.web.keys import ENGINE, HTTP, METRICS, PIPELINE, RASA, SESSIONMAKER, SETTINGS
+from bot.web.keys import GATEWAY, METRICS
 from bot.web.metrics import Metrics
 
 logger = logging.getLogger(__name__)
 
 
-async def _resources(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    engine = create_engine(settings.database_url)
-    http = aiohttp.ClientSession()
-    app[ENGINE] = engine
-    app[SESSIONMAKER] = create_sessionmaker(engine)
-    app[HTTP] = http
-    app[RASA] = RasaClient(http, settings.rasa_url)
-    app[PIPELINE] = InboundPipeline(sessionmaker=app[SESSIONMAKER], rasa=app[RASA], evidence_dir=settings.evidence_dir)
-    yield
-    await http.close()
-    await engine.dispose()
+def _lifespan(gateway: Gateway):  # type: ignore[no-untyped-def]
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        await gateway.start()
+        try:
+            async with background_jobs(gateway):
+                yield
+        finally:
+            await gateway.close()
+    return ctx
+
+
+def _channel_routes(app: web.Application, gateway: Gateway, metrics: Metrics) -> None:
+    """The workers' side: each handler gets its channel and the pipeline when called."""
+    settings, count = gateway.settings, metrics.count_inbound
+    if settings.telegram is not None:
+        async def telegram_webhook(request: web.Request) -> web.Response:
+            assert gateway.telegram is not None
+            return await telegram.post_webhook(request, channel=gateway.telegram, intake=gateway.pipeline,
+                                               count=count)
+        app.router.add_post("/telegram/webhook", telegram_webhook)
+    if settings.wechat is not None:
+        async def wechat_verify(request: web.Request) -> web.Response:
+            assert gateway.wechat is not None
+            return await wechat.verify_url(request, channel=gateway.wechat)
+
+        async def wechat_callback(request: web.Request) -> web.Response:
+            assert gateway.wechat is not None
+            return await wechat.receive_callback(request, channel=gateway.wechat, intake=gateway.pipeline)
+        app.router.add_get("/wechat", wechat_verify)
+        app.router.add_post("/wechat", wechat_callback)
+    if settings.upload_secret:
+        config = upload.UploadSettings(secret=settings.upload_secret)
+
+        async def upload_form(request: web.Request) -> web.Response:
+            return await upload.upload_form(request, config=config, sessionmaker=gateway.sessionmaker)
+
+        async def upload_files(request: web.Request) -> web.Response:
+            return await upload.receive_upload(request, config=config, sessionmaker=gateway.sessionmaker,
+                                               intake=gateway.pipeline)
+        app.router.add_get("/upload/{token}", upload_form)
+        app.router.add_post("/upload/{token}", upload_files)
+    if settings.webchat_enabled:
+        async def chat_message(request: web.Request) -> web.Response:
+            return await webchat.post_message(request, intake=gateway.pipeline, count=count)
+
+        async def chat_files(request: web.Request) -> web.Response:
+            return await webchat.post_files(request, intake=gateway.pipeline, count=count)
+
+        async def chat_updates(request: web.Request) -> web.Response:
+            return await webchat.get_updates(request, channel=gateway.webchat)
+        app.router.add_get("/chat", webchat.chat_page)
+        app.router.add_post("/chat/api/messages", chat_message)
+        app.router.add_post("/chat/api/files", chat_files)
+        app.router.add_get("/chat/api/updates", chat_updates)
+    else:
+        logger.info("web chat off: gateway bound to %s (set WEBCHAT_ENABLED=1 to force)", settings.gateway_host)
 
 
 def create_app(settings: Settings) -> web.Application:
+    gateway = Gateway(settings)
+    metrics = Metrics()
     app = web.Application(middlewares=[error_middleware], client_max_size=2 * 1024 * 1024)
-    app[SETTINGS] = settings
-    app.cleanup_ctx.append(_resources)
-    # channels after the pipeline exists, before the background jobs (their dispatcher
-    # takes the pipeline's channels when it starts)
-    if settings.telegram is not None:
-        telegram.add_routes(app)
-        app.cleanup_ctx.append(telegram.channel_ctx)
-    if settings.wechat is not None:
-        wechat.add_routes(app)
-        app.cleanup_ctx.append(wechat.channel_ctx)
-    if settings.upload_secret:
-        upload.add_routes(app, secret=settings.upload_secret)
-    app.cleanup_ctx.append(background_jobs)
-    metrics = app[METRICS] = Metrics()
+    app[GATEWAY] = gateway
+    app[METRICS] = metrics
+    app.cleanup_ctx.append(_lifespan(gateway))
+    _channel_routes(app, gateway, metrics)
+    add_console_routes(app, gateway)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics.view)
-    if settings.webchat_enabled:
-        webchat.add_routes(app)
-    else:
-        logger.info("web chat off: gateway bound to %s (set WEBCHAT_ENABLED=1 to force)", settings.gateway_host)
     for reason in settings.disabled_channels:
         logger.info("channel off: %s", reason)
     return app
+
+
+__all__ = ["create_app"]

@@ -1,6 +1,7 @@
-"""The gateway's background work: the deadline scheduler and the outbox dispatcher.
+"""The gateway's background work: the deadline scheduler, the outbox dispatcher, and the
+retry of messages kept while Rasa was down.
 
-Both are safe to run in several gateways at once (rows are claimed with SKIP LOCKED on
+All are safe to run in several gateways at once (rows are claimed with SKIP LOCKED on
 PostgreSQL); a failing round is logged and the loop goes on.
 """
 
@@ -11,18 +12,11 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from aiohttp import web
-
-from bot.cases.scheduler import do_process_breaches
-from bot.db import session_scope, utcnow
+from bot.db import utcnow
 from bot.dialogue.rasa_client import RasaError
-from bot.notify.dispatcher import ChannelSender, Dispatcher, LogSender
-from bot.web.keys import PIPELINE, RASA, SESSIONMAKER, SETTINGS
+from bot.gateway import Gateway
 
 logger = logging.getLogger(__name__)
-
-DISPATCHER = web.AppKey("dispatcher", Dispatcher)
-
 
 STOP_GRACE = 15.0  # seconds a round in progress may take to finish at shutdown
 
@@ -39,46 +33,39 @@ async def _every(seconds: float, name: str, work: Callable[[], Awaitable[object]
             await asyncio.wait_for(stop.wait(), timeout=seconds)
 
 
-async def background_jobs(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
-    sessionmaker = app[SESSIONMAKER]
-    pipeline = app[PIPELINE]
-    # Workers' channels deliver through their adapters; the console (union bodies) and the
-    # web chat, which has no way to push, go to the log until the console exists.
-    senders = {name: ChannelSender(channel) for name, channel in pipeline.channels.items()}
-    dispatcher = app[DISPATCHER] = Dispatcher(sessionmaker=sessionmaker, senders=senders, fallback=LogSender())
+@contextlib.asynccontextmanager
+async def background_jobs(gateway: Gateway) -> AsyncIterator[None]:
+    """Run the loops while the context is open (when ``settings.background_jobs``)."""
+    settings = gateway.settings
 
     async def retry() -> None:
         # Messages kept while Rasa was down are answered once it is back, oldest first.
         try:
-            await app[RASA].status()
+            await gateway.rasa.status()
         except RasaError:
             return
-        await pipeline.retry_pending()
-
-    async def schedule() -> None:
-        async with session_scope(sessionmaker) as session:
-            breaches = await do_process_breaches(session, now=utcnow())
-        for breach in breaches:
-            logger.info("deadline %s of case %s breached (escalated: %s)", breach.kind, breach.case_number, breach.escalated)
+        await gateway.pipeline.retry_pending()
 
     stop = asyncio.Event()
     tasks = []
     if settings.background_jobs:
         tasks = [
-            asyncio.create_task(_every(settings.scheduler_interval, "scheduler", schedule, stop)),
+            asyncio.create_task(_every(settings.scheduler_interval, "scheduler",
+                                       lambda: gateway.scheduler_round(now=utcnow()), stop)),
             asyncio.create_task(_every(settings.dispatch_interval, "dispatcher",
-                                       lambda: dispatcher.run_once(now=utcnow()), stop)),
+                                       lambda: gateway.dispatcher.run_once(now=utcnow()), stop)),
             asyncio.create_task(_every(settings.retry_interval, "inbound retry", retry, stop)),
         ]
-    yield
-    stop.set()
-    await pipeline.drain()
-    if tasks:
-        _, late = await asyncio.wait(tasks, timeout=STOP_GRACE)
-        for task in late:
-            logger.warning("background round still running after %.0f s at shutdown: cancelled", STOP_GRACE)
-            task.cancel()
-        for task in late:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+    try:
+        yield
+    finally:
+        stop.set()
+        await gateway.pipeline.drain()
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=STOP_GRACE)
+            for task in late:
+                logger.warning("background round still running after %.0f s at shutdown: cancelled", STOP_GRACE)
+                task.cancel()
+            for task in late:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task

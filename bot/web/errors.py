@@ -7,15 +7,15 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from bot.cases.errors import DomainError, InvalidInput, NotFound
+from bot.cases.errors import DomainError
+from bot.channels.base import BadRequest
 
 logger = logging.getLogger(__name__)
 
-_STATUS = {InvalidInput: 400, NotFound: 404}
-
-
-class BadRequest(Exception):
-    """The request itself is malformed (bad JSON, missing field); the message says which."""
+# by error code: refusals in words are 400 (a wrong field, a transition the case cannot
+# take now), an unknown or foreign object 404, a known actor without the right 403
+_STATUS = {"invalid_input": 400, "invalid_transition": 400, "review_error": 400, "not_found": 404,
+           "forbidden": 403}
 
 
 @web.middleware
@@ -29,7 +29,7 @@ async def error_middleware(
     except BadRequest as exc:
         return web.json_response({"error": "bad_request", "message": str(exc)}, status=400)
     except DomainError as exc:
-        status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 409)
+        status = _STATUS.get(exc.code, 409)
         return web.json_response({"error": exc.code, "message": str(exc)}, status=status)
     except Exception:
         logger.exception("unhandled error on %s %s", request.method, request.path)

@@ -9,12 +9,12 @@ from aiohttp import web
 from sqlalchemy import text
 
 from bot.dialogue.rasa_client import RasaError
-from bot.web.keys import ENGINE, HTTP, RASA, SETTINGS
+from bot.web.keys import GATEWAY
 
 
 async def _database(app: web.Application) -> str | None:
     try:
-        async with app[ENGINE].connect() as connection:
+        async with app[GATEWAY].engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
     except Exception as exc:  # any failure means "down"; the reason is reported
         return f"unreachable: {type(exc).__name__}"
@@ -23,20 +23,21 @@ async def _database(app: web.Application) -> str | None:
 
 async def _rasa(app: web.Application) -> str | None:
     try:
-        await app[RASA].status()
+        await app[GATEWAY].rasa.status()
     except RasaError as exc:
         return str(exc)
     return None
 
 
 async def _actions(app: web.Application) -> str | None:
-    url = f"{app[SETTINGS].action_url}/health"
+    settings = app[GATEWAY].settings
+    url = f"{settings.action_url}/health"
     try:
-        async with app[HTTP].get(url, timeout=aiohttp.ClientTimeout(total=3)) as response:
+        async with app[GATEWAY].http.get(url, timeout=aiohttp.ClientTimeout(total=3)) as response:
             if response.status != 200:
                 return f"answered HTTP {response.status}"
     except (aiohttp.ClientError, asyncio.TimeoutError):
-        return f"not reachable at {app[SETTINGS].action_url}"
+        return f"not reachable at {settings.action_url}"
     return None
 
 

@@ -2,19 +2,10 @@
 
 from __future__ import annotations
 
-import aiohttp
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from bot.dialogue.pipeline import InboundPipeline
-from bot.dialogue.rasa_client import RasaClient
-from bot.settings import Settings
+from bot.gateway import Gateway
 from bot.web.metrics import Metrics
 
-SETTINGS = web.AppKey("settings", Settings)
-ENGINE = web.AppKey("engine", AsyncEngine)
-SESSIONMAKER = web.AppKey("sessionmaker", async_sessionmaker[AsyncSession])
-HTTP = web.AppKey("http", aiohttp.ClientSession)
-RASA = web.AppKey("rasa", RasaClient)
-PIPELINE = web.AppKey("pipeline", InboundPipeline)
+GATEWAY = web.AppKey("gateway", Gateway)
 METRICS = web.AppKey("metrics", Metrics)

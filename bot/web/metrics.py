@@ -16,6 +16,9 @@ class Metrics:
             ["channel", "outcome"], registry=self.registry,
         )
 
+    def count_inbound(self, channel: str, outcome: str) -> None:
+        self.inbound.labels(channel=channel, outcome=outcome).inc()
+
     async def view(self, request: web.Request) -> web.Response:
         return web.Response(
             body=generate_latest(self.registry), headers={"Content-Type": CONTENT_TYPE_LATEST}

@@ -9,7 +9,7 @@ cases can be opened without the (slow, changing) demo seed.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,9 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.cases.intake import CaseDraft, do_open_case
 from bot.cases.messages import get_or_create_contact
 from bot.cases.models import Case, Contact, Org
+from bot.cases.deadlines import UNION_TZ
 from bot.cases.review import do_rate
 from bot.cases.scheduler import do_process_breaches
-from bot.cases.stats import Durations, compute_stats, format_stats, percentile, stats_as_dict
+from bot.cases.stats import (
+    Durations, WeekCounts, compute_dashboard, compute_stats, format_stats, percentile, stats_as_dict,
+)
 from bot.cases.workflow import do_accept, do_escalate, do_reassign, do_resolve, do_start, do_withdraw
 
 # Monday 2019-03-04 09:00 in Yiwu: the first accept deadline is T0 + 24 h (Tuesday).
@@ -63,6 +66,11 @@ class World:
     async def stats(self, org: str | None, **kwargs):  # type: ignore[no-untyped-def]
         org_id = self.orgs[org].id if org else None
         return await compute_stats(self.session, org_id=org_id, **kwargs)
+
+    async def dashboard(self, *orgs: str, now: datetime, since: datetime = MARCH["since"],
+                        until: datetime = MARCH["until"]):  # type: ignore[no-untyped-def]
+        return await compute_dashboard(self.session, org_ids={self.orgs[o].id for o in orgs},
+                                       since=since, until=until, now=now)
 
 
 @pytest.fixture
@@ -204,3 +212,92 @@ async def test_the_cli_text_and_json_show_the_figures(world: World) -> None:
     assert data["hours_to_accept"]["median"] == 3.0
     assert data["by_category"]["injury"] == 1
     assert "全部 all time" in format_stats(stats, org_name="x", since=None, until=None)
+
+
+# The dashboard of the staff console: the orgs a staffer sees, one period.
+
+def local(*args: int) -> datetime:
+    """A moment on the union's clock (Asia/Shanghai)."""
+    return datetime(*args, tzinfo=UNION_TZ)
+
+
+async def test_the_dashboard_counts_cases_per_week_in_union_time_with_empty_weeks(world: World) -> None:
+    for category in ("unpaid_wages", "unpaid_wages", "overtime"):
+        await world.open("a", category)  # Monday 4 March
+    await world.open("a1", "injury", at=local(2019, 3, 24, 23, 30))  # Sunday night: week of the 18th
+    await world.open("a", "dismissal", at=local(2019, 3, 25, 0, 10))  # still Sunday in UTC
+    await world.open("b", "overtime", at=local(2019, 3, 13, 9))  # not a staffer's org
+
+    board = await world.dashboard("a", "a1", now=h(24 * 30),
+                                  since=local(2019, 3, 4), until=local(2019, 4, 1))
+
+    zero = dict.fromkeys(("unpaid_wages", "overtime", "injury", "dismissal", "social_insurance"), 0)
+    assert board.weeks == [
+        WeekCounts(date(2019, 3, 4), {**zero, "unpaid_wages": 2, "overtime": 1}),
+        WeekCounts(date(2019, 3, 11), zero),  # nothing that week, still shown
+        WeekCounts(date(2019, 3, 18), {**zero, "injury": 1}),
+        WeekCounts(date(2019, 3, 25), {**zero, "dismissal": 1}),
+    ]
+    assert [w.iso_week for w in board.weeks] == ["2019-W10", "2019-W11", "2019-W12", "2019-W13"]
+    assert board.stats.total == sum(w.total for w in board.weeks) == 5
+
+
+async def test_a_period_starting_midweek_shows_that_whole_week(world: World) -> None:
+    board = await world.dashboard("a", now=h(0), since=local(2019, 3, 6), until=local(2019, 3, 12))
+    assert [w.start for w in board.weeks] == [date(2019, 3, 4), date(2019, 3, 11)]
+
+
+async def test_the_dashboard_figures_of_a_known_set_of_cases(world: World) -> None:
+    await build_branch_a(world)
+    await world.open("a1", "unpaid_wages", at=h(1))  # never accepted: overdue at a1
+    other = await world.open("b", "injury")  # overdue too, but not in the staffer's orgs
+    await world.handle(other, accept=100)
+
+    board = await world.dashboard("a", "a1", now=h(240))
+
+    # Every figure of compute_stats for the same cases (a's subtree is a and a1).
+    assert board.stats == await world.stats("a", now=h(240), **MARCH)
+    assert (board.stats.total, board.stats.overdue_now, board.stats.money_recovered) == (8, 2, 12000)
+    # Deadlines met on time: c1 3, c2 3, c3 2 (accepted late), c6 2 at ``a`` (missed its
+    # accept deadline at a1, cancelled after it passed, by the escalation), c10 2; c5 and
+    # the a1 case miss accept and respond. c4 was withdrawn in time. 12 of 18.
+    assert (board.on_time_rate, board.deadlines_judged) == (pytest.approx(12 / 18), 18)
+    assert board.overdue_by_org == {"统计测试a1工会": 1, "统计测试a工会": 1}
+
+
+async def test_overdue_by_org_names_each_union_in_scope_most_first(world: World) -> None:
+    for org in ("a", "a", "a1"):
+        await world.open(org, "unpaid_wages")
+    await world.open("b", "unpaid_wages")
+
+    board = await world.dashboard("a", "a1", "b", now=h(48))
+    assert list(board.overdue_by_org.items()) == [("统计测试a工会", 2), ("统计测试a1工会", 1),
+                                                  ("统计测试b工会", 1)]
+    assert sum(board.overdue_by_org.values()) == board.stats.overdue_now == 4
+    assert (await world.dashboard("a1", now=h(48))).overdue_by_org == {"统计测试a1工会": 1}
+
+
+async def test_top_employers_group_one_employer_however_it_was_written(world: World) -> None:
+    for spelling in ("义乌 ACE 鞋业", "义乌ace鞋业", "义乌 ACE 鞋业", "义乌Ace鞋业。"):
+        await world.open("a", "unpaid_wages", employer=spelling)
+    await world.open("b", "unpaid_wages", employer="义乌ACE鞋业")  # outside the scope
+    for n in range(11):
+        await world.open("a1", "overtime", employer=f"统计测试第{n:02d}厂", at=h(n))
+    await world.open("a", "overtime", employer="统计测试第05厂", at=h(30))
+
+    board = await world.dashboard("a", "a1", now=h(240))
+
+    top = [(e.employer, e.cases) for e in board.top_employers]
+    assert top[:2] == [("义乌 ACE 鞋业", 4), ("统计测试第05厂", 2)]
+    assert len(top) == 10  # of 12 employers
+    assert {e.key for e in board.top_employers[:1]} == {"name:义乌ace鞋业"}
+
+
+async def test_an_empty_scope_gives_an_empty_dashboard_with_its_weeks(world: World) -> None:
+    await build_branch_a(world)
+    board = await compute_dashboard(world.session, org_ids=[], since=local(2019, 3, 4),
+                                    until=local(2019, 3, 18), now=h(240))
+    assert board.stats.total == board.deadlines_judged == 0
+    assert board.on_time_rate is None
+    assert [w.total for w in board.weeks] == [0, 0]
+    assert board.overdue_by_org == {} and board.top_employers == []

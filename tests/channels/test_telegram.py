@@ -29,7 +29,6 @@ from bot.cases.models import Contact, InboundRecord
 from bot.channels.base import Button, ChannelError, Reply, Target
 from bot.channels.telegram import (
     EXPIRED_BUTTON,
-    TELEGRAM,
     TelegramChannel,
     poll_updates,
     split_text,
@@ -44,7 +43,7 @@ from bot.fakes.telegram import (
 )
 from bot.settings import load_settings
 from bot.web.app import create_app
-from bot.web.keys import PIPELINE
+from bot.web.keys import GATEWAY
 from tests.conftest import free_port
 
 TOKEN = "123456:AAHfakeTokenForGongyouTests"
@@ -65,7 +64,7 @@ class Gateway:
 
     @property
     def channel(self) -> TelegramChannel:
-        return self.app[TELEGRAM]
+        return self.app[GATEWAY].telegram
 
     async def post(self, update: dict[str, Any], *, secret: str | None = SECRET) -> tuple[int, dict[str, Any]]:
         headers, body = webhook_request(update, secret)
@@ -74,7 +73,7 @@ class Gateway:
 
     async def settle(self) -> None:
         """Let the scheduled turns and the adapter's own sends finish."""
-        await self.app[PIPELINE].drain()
+        await self.app[GATEWAY].pipeline.drain()
         await eventually(lambda: not self.channel._tasks)
 
 
@@ -410,7 +409,7 @@ async def test_polling_takes_updates_the_way_the_webhook_does(gateway: Gateway, 
     gateway.fake.webhook.url = "https://gateway.example/telegram/webhook"  # polling must remove it
     update = gateway.updates.text(worker, "用轮询收到的消息")
     gateway.fake.queue_update(update)
-    poller = asyncio.create_task(poll_updates(gateway.channel, gateway.app[PIPELINE], timeout=1))
+    poller = asyncio.create_task(poll_updates(gateway.channel, gateway.app[GATEWAY].pipeline, timeout=1))
     try:
         await eventually(lambda: texts(gateway.fake, worker))
         await eventually(lambda: not gateway.fake.pending_updates)  # confirmed by the next offset

@@ -32,7 +32,7 @@ from bot.cases.models import Contact, InboundRecord
 from bot.channels import upload
 from bot.channels.base import Button, ChannelError, NotNow, Reply, Target
 from bot.channels.upload import make_upload_token, upload_link
-from bot.channels.wechat import WECHAT, WeChatChannel, render_turn, split_text
+from bot.channels.wechat import WeChatChannel, render_turn, split_text
 from bot.channels.wechat_api import WeChatApi, WeChatApiError
 from bot.db import create_sessionmaker, session_scope, utcnow
 from bot.fakes.wechat import RunningFakeWeChat, running_fake_wechat
@@ -51,7 +51,7 @@ from bot.fakes.wechat_callbacks import (
 )
 from bot.settings import WeChatSettings, load_settings
 from bot.web.app import create_app
-from bot.web.keys import PIPELINE
+from bot.web.keys import GATEWAY
 from tests.conftest import free_port
 
 TOKEN = "callback-token"
@@ -110,7 +110,7 @@ class Gateway:
             return resp.status, await resp.text()
 
     async def settle(self) -> None:
-        await self.app[PIPELINE].drain()
+        await self.app[GATEWAY].pipeline.drain()
 
     def messages_to(self, openid: str) -> list[str]:
         return [m.body["text"]["content"] for m in self.fake.state.sent_messages if m.touser == openid]
@@ -147,7 +147,7 @@ async def gateway(request: pytest.FixtureRequest, database_url: str, tmp_path,
     try:
         yield Gateway(f"http://127.0.0.1:{port}", app, fake)
     finally:
-        await app[PIPELINE].drain()
+        await app[GATEWAY].pipeline.drain()
         await runner.cleanup()
 
 
@@ -406,7 +406,7 @@ async def test_a_digit_answers_the_numbered_buttons_shown_last(
     await gateway.post(http, text_xml(openid, "你好"))
     await gateway.settle()
     [record] = await inbound_of(engine, openid)
-    channel = gateway.app[WECHAT]
+    channel = gateway.app[GATEWAY].wechat
     await channel.send(Target(record.contact_id, openid), [Reply(text="您遇到了什么问题？", buttons=(
         Button("欠薪", "/report_unpaid_wages"), Button("工伤", "/report_injury")))])
     shown = gateway.messages_to(openid)[-1]
@@ -766,13 +766,12 @@ async def test_outside_the_window_a_status_update_goes_as_a_template_message(
     gateway: Gateway, sessionmaker: async_sessionmaker[AsyncSession]
 ) -> None:
     from bot.db import utcnow
-    from bot.notify.dispatcher import ChannelSender, Dispatcher, LogSender
+    from bot.notify.dispatcher import ChannelSender, Dispatcher
 
     openid = new_openid()
     gateway.fake.state.add_follower(openid)
     number = await _accepted_case_of_a_silent_worker(sessionmaker, openid)
-    dispatcher = Dispatcher(sessionmaker=sessionmaker, senders={"wechat": ChannelSender(gateway.app[WECHAT])},
-                            fallback=LogSender())
+    dispatcher = Dispatcher(sessionmaker=sessionmaker, senders={"wechat": ChannelSender(gateway.app[GATEWAY].wechat)})
     while await dispatcher.run_once(now=utcnow(), limit=500):  # the database holds other tests' rows too
         pass
     [template] = [t for t in gateway.fake.state.sent_templates if t.touser == openid]
@@ -785,14 +784,13 @@ async def test_without_a_template_the_update_waits_for_the_workers_next_message(
     gateway: Gateway, sessionmaker: async_sessionmaker[AsyncSession], http: aiohttp.ClientSession
 ) -> None:
     from bot.db import utcnow
-    from bot.notify.dispatcher import ChannelSender, Dispatcher, LogSender
+    from bot.notify.dispatcher import ChannelSender, Dispatcher
 
     openid = new_openid()
     gateway.fake.state.add_follower(openid)
     number = await _accepted_case_of_a_silent_worker(sessionmaker, openid)
-    no_template = WeChatChannel(gateway.app[WECHAT].settings, http=http, sessionmaker=sessionmaker)
-    dispatcher = Dispatcher(sessionmaker=sessionmaker, senders={"wechat": ChannelSender(no_template)},
-                            fallback=LogSender())
+    no_template = WeChatChannel(gateway.app[GATEWAY].wechat.settings, http=http, sessionmaker=sessionmaker)
+    dispatcher = Dispatcher(sessionmaker=sessionmaker, senders={"wechat": ChannelSender(no_template)})
     while await dispatcher.run_once(now=utcnow(), limit=500):
         pass
     assert gateway.messages_to(openid) == [] and gateway.fake.state.sent_templates == []

@@ -11,8 +11,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from bot.cases import workflow as wf
 from bot.cases.outbox import OutboxMessage
 from bot.db import create_sessionmaker, session_scope
-from bot.notify.dispatcher import Dispatcher, LogSender, Notification, SendError, backoff
+from bot.notify.dispatcher import Dispatcher, Notification, SendError, backoff
 from tests.cases.factories import T0, make_tree, open_case
+
+
+class CollectingSender:
+    """A channel that accepts everything and keeps what it was given."""
+
+    def __init__(self) -> None:
+        self.sent: list[Notification] = []
+
+    async def send(self, notification: Notification) -> None:
+        self.sent.append(notification)
 
 
 class FlakySender:
@@ -43,7 +53,7 @@ async def rows_for(engine: AsyncEngine, case) -> list[OutboxMessage]:  # type: i
 
 async def test_the_worker_is_told_exactly_once_in_plain_words(engine: AsyncEngine) -> None:
     case = await accepted_case(engine)
-    log = LogSender()
+    log = CollectingSender()
     dispatcher = Dispatcher(sessionmaker=create_sessionmaker(engine), senders={"webchat": log})
     now = T0 + timedelta(hours=2)
     await dispatcher.run_once(now=now, limit=1000)

@@ -1,0 +1,47 @@
+"""The words the console shows for the domain's codes (status, category, event, outcome …).
+
+Status and category words come from the case domain, so the console, the worker's
+messages and the exports say the same thing.
+"""
+
+from __future__ import annotations
+
+from bot.cases.scheduler import KIND_WORDS as DEADLINE_WORDS
+from bot.cases.stats import CATEGORY_WORDS
+from bot.cases.workflow import ACTION_WORDS, STATUS_WORDS
+
+OUTCOME_WORDS = {
+    "paid_in_full": "已全额支付", "paid_in_part": "已部分支付", "instalment_agreement": "达成分期协议",
+    "referred_to_arbitration": "转劳动仲裁", "referred_to_labour_inspection": "转劳动监察",
+    "withdrawn": "职工撤回", "not_substantiated": "经核实不成立",
+}
+
+EVENT_WORDS = {
+    "opened": "立案", "accepted": "受理", "started": "开始处理", "referred": "转交外部机构",
+    "resumed": "恢复处理", "resolved": "办结", "closed": "结案", "reopened": "重新打开", "withdrawn": "撤回",
+    "escalated": "上报", "reassigned": "改派", "evidence_requested": "要求补充证据",
+    "evidence_added": "收到证据", "deadline_breached": "超过时限", "collective_flagged": "疑似群体性纠纷",
+    "rated": "职工评价", "review_offered": "可申请评审", "review_requested": "申请专家评审",
+    "review_decided": "评审结果", "note": "内部备注", "assigned": "指派", "worker_messaged": "给职工发消息",
+    "notification_sent": "通知已送达", "notification_held": "通知待送达", "notification_failed": "通知发送失败",
+}
+
+DELIVERY_WORDS = {"pending": "发送中", "sent": "已送达", "held": "等待职工上线", "dead": "发送失败"}
+
+ROLE_WORDS = {"admin": "系统管理员", "org_admin": "单位管理员", "staff": "工作人员", "expert": "评审专家",
+              "liaison": "老乡联络员", "company_rep": "企业工会"}
+
+CHANNEL_WORDS = {"wechat": "微信", "telegram": "Telegram", "webchat": "网页聊天", "console": "控制台"}
+
+HANDOFF_WORDS = {"waiting": "等待接入", "active": "对话中", "closed": "已交回机器人"}
+
+ACCESS_WORDS = {"view_case": "查看案件", "show_phone": "查看电话", "download_evidence": "下载证据",
+                "export_cases": "导出案件", "view_conversation": "查看对话"}
+
+ACTION_LABELS = {**ACTION_WORDS, "note": "内部备注", "assign": "指派", "message": "给职工发消息",
+                 "request_evidence": "要求补充证据"}
+
+__all__ = [
+    "ACCESS_WORDS", "ACTION_LABELS", "CATEGORY_WORDS", "CHANNEL_WORDS", "DEADLINE_WORDS", "DELIVERY_WORDS",
+    "EVENT_WORDS", "HANDOFF_WORDS", "OUTCOME_WORDS", "ROLE_WORDS", "STATUS_WORDS",
+]

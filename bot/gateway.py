@@ -1,0 +1,114 @@
+"""The gateway's parts, built in one place and handed their dependencies.
+
+``Gateway(settings)`` is only a plan; :meth:`Gateway.start` builds, in order, the database
+engine, the HTTP client, the Rasa client, every configured channel, the inbound pipeline
+and the dispatcher with one sender per channel (and the console's notification centre);
+:meth:`Gateway.close` takes them down in reverse. The web app (``bot.web.app``), the
+``tick`` command and ``telegram-poll`` all run on the same parts, so an outbox row is
+delivered the same way whoever picks it up.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any
+
+import aiohttp
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.cases.deadlines import load_calendar
+from bot.cases.handoffs import do_process_handoff_breaches
+from bot.cases.scheduler import Breach, do_process_breaches
+from bot.channels.base import Channel
+from bot.channels.telegram import TelegramChannel
+from bot.channels.webchat import WebChatChannel
+from bot.channels.wechat import WeChatChannel
+from bot.db import create_engine, create_sessionmaker, session_scope
+from bot.dialogue.pipeline import InboundPipeline
+from bot.dialogue.rasa_client import RasaClient
+from bot.notify.console import ConsoleSender
+from bot.notify.dispatcher import ChannelSender, Dispatcher, Sender
+from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class Gateway:
+    """Every long-lived part of the gateway process; usable only between start and close."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._started = False
+
+    async def start(self) -> None:
+        settings = self.settings
+        self.engine: AsyncEngine = create_engine(settings.database_url)
+        self.sessionmaker: async_sessionmaker[AsyncSession] = create_sessionmaker(self.engine)
+        self.http = aiohttp.ClientSession()
+        self.rasa = RasaClient(self.http, settings.rasa_url)
+        self.redis: Any | None = None
+        if settings.redis_url:
+            from redis.asyncio import Redis
+
+            self.redis = Redis.from_url(settings.redis_url, socket_timeout=2)
+        self.webchat = WebChatChannel(sessionmaker=self.sessionmaker)
+        self.telegram: TelegramChannel | None = None
+        self.wechat: WeChatChannel | None = None
+        if settings.telegram is not None:
+            self.telegram = TelegramChannel(settings.telegram, sessionmaker=self.sessionmaker)
+            await self.telegram.start()
+        if settings.wechat is not None:
+            self.wechat = WeChatChannel(
+                settings.wechat, http=self.http, sessionmaker=self.sessionmaker,
+                template_id=settings.wechat.template_id, template_field=settings.wechat.template_field,
+                gateway_url=settings.public_url, upload_secret=settings.upload_secret, redis=self.redis,
+            )
+        channels: list[Channel] = [c for c in (self.webchat, self.telegram, self.wechat) if c is not None]
+        self.channels: dict[str, Channel] = {c.name: c for c in channels}
+        self.pipeline = InboundPipeline(sessionmaker=self.sessionmaker, rasa=self.rasa,
+                                        evidence_dir=settings.evidence_dir, channels=self.channels)
+        senders: dict[str, Sender] = {name: ChannelSender(c) for name, c in self.channels.items()}
+        senders[ConsoleSender.channel] = ConsoleSender(sessionmaker=self.sessionmaker)
+        # No fallback: a row for a channel this gateway does not run stays undelivered
+        # (dead, visible to staff), never "sent" to a log nobody reads.
+        self.dispatcher = Dispatcher(sessionmaker=self.sessionmaker, senders=senders)
+        self._started = True
+
+    async def close(self) -> None:
+        if not self._started:
+            return
+        self._started = False
+        await self.pipeline.drain()
+        if self.telegram is not None:
+            await self.telegram.close()
+        if self.redis is not None:
+            await self.redis.aclose()
+        await self.http.close()
+        await self.engine.dispose()
+
+    async def scheduler_round(self, *, now: datetime) -> list[Breach]:
+        """Deadlines passed (cases escalate) and handoffs nobody took (escalate too)."""
+        async with session_scope(self.sessionmaker) as session:
+            breaches = await do_process_breaches(session, now=now)
+            calendar = await load_calendar(session)
+            moved = await do_process_handoff_breaches(session, now=now, calendar=calendar)
+        for breach in breaches:
+            logger.info("deadline %s of case %s breached (escalated: %s)",
+                        breach.kind, breach.case_number, breach.escalated)
+        for handoff_id in moved:
+            logger.info("handoff %s not taken in time: escalated", handoff_id)
+        return breaches
+
+
+@asynccontextmanager
+async def running(settings: Settings) -> AsyncIterator[Gateway]:
+    """A started gateway for commands that run outside the web server (tick, polling)."""
+    gateway = Gateway(settings)
+    await gateway.start()
+    try:
+        yield gateway
+    finally:
+        await gateway.close()
