@@ -35,7 +35,7 @@ define no_python_rasa
 	exit 1
 endef
 
-.PHONY: help run test setup model check-python clean-models
+.PHONY: help run test setup model check-python check-browser clean-models
 help:
 	@echo "make run    set up what is missing, train the model if needed, start gateway + Rasa + actions"
 	@echo "make test   set up, then run the whole test suite"
@@ -72,7 +72,23 @@ model: setup
 run: model
 	@$(PY) -m bot stack
 
-test: model
+# The browser tests drive Debian's Chromium (never a downloaded browser) and need a font with
+# Chinese glyphs. Installed here when we can (Debian, as root); otherwise the exact command.
+check-browser:
+	@missing=""; \
+	[ -x /usr/bin/chromium ] || missing="chromium chromium-driver"; \
+	fc-list :lang=zh 2>/dev/null | grep -q . || missing="$$missing fonts-wqy-microhei"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "[setup] installing$$missing (browser tests)"; \
+	    apt-get install -y -q $$missing >/dev/null || { apt-get update -q >/dev/null && apt-get install -y -q $$missing >/dev/null; }; \
+	  else \
+	    echo "The browser tests need Debian's Chromium and a Chinese font. Install them, then run make again:"; \
+	    echo "  sudo apt-get install -y$$missing"; exit 1; \
+	  fi; \
+	fi
+
+test: model check-browser
 	@$(VENV)/bin/ruff check .
 	@$(PY) -m pytest $(PYTEST_ARGS)
 

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from bot.cases.errors import Forbidden, InvalidInput, NotFound
 from bot.cases.handoffs import Handoff
 from bot.cases.models import BigId, Case, Org
-from bot.cases.org_models import Role, StaffUser
+from bot.cases.org_models import Expert, OrgKind, Role, StaffUser
+from bot.cases.review import Review, ReviewMember
 from bot.cases.orgs import subtree_ids
 from bot.db import Base, UTCDateTime, utcnow
 
@@ -198,3 +199,28 @@ async def access_handoff_or_raise(session: AsyncSession, *, actor: Actor, handof
     if handoff is None:
         raise NotFound(f"no handoff with id {handoff_id}")
     return handoff
+
+
+async def access_review_or_raise(session: AsyncSession, *, actor: Actor, review_id: int) -> Review:
+    """Review ``review_id`` if the actor may act on it: staff of the case's body or of the
+    city federation (where the review committee sits), or an expert sitting on it.
+
+    Raises:
+        NotFound: no such review, or one the actor has nothing to do with (the same answer).
+    """
+    review = await session.get(Review, review_id)
+    if review is not None:
+        case_org = (await session.execute(select(Case.org_id).where(Case.id == review.case_id))).scalar_one()
+        city = (await session.execute(select(Org.id).where(Org.kind == OrgKind.CITY.value))).scalars().first()
+        if case_org in actor.org_ids or city in actor.org_ids:
+            return review
+        expert = await expert_id_of(session, actor=actor)
+        if expert is not None and (await session.execute(select(ReviewMember.id).where(
+                ReviewMember.review_id == review.id, ReviewMember.expert_id == expert))).first():
+            return review
+    raise NotFound(f"no review with id {review_id}")
+
+
+async def expert_id_of(session: AsyncSession, *, actor: Actor) -> int | None:
+    """The pool member behind an expert's own log-in, if any."""
+    return (await session.execute(select(Expert.id).where(Expert.staff_user_id == actor.user_id))).scalars().first()

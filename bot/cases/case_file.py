@@ -24,6 +24,7 @@ from bot.cases.org_models import StaffUser
 from bot.cases.outbox import OutboxMessage
 from bot.cases.privacy import mask_personal, mask_phone
 from bot.cases.queries import case_summary
+from bot.cases.staff import staff_names
 from bot.cases.workflow import TRANSITIONS
 
 LINKED_LIMIT = 20
@@ -117,10 +118,11 @@ async def _timeline(session: AsyncSession, case: Case) -> list[dict[str, Any]]:
                                                               OutboxMessage.contact_id.is_not(None)))).scalars()
     delivery = {r.event_id: r for r in rows if r.event_id is not None}
     events: list[CaseEvent] = list(case.events)
+    names = await staff_names(session, actors=(e.actor for e in events))
     out = []
     for e in events:
-        item = {"id": e.id, "kind": e.kind, "actor": e.actor, "note": _masked(e.note), "data": e.data,
-                "created_at": _iso(e.created_at)}
+        item = {"id": e.id, "kind": e.kind, "actor": e.actor, "actor_name": names.get(e.actor),
+                "note": _masked(e.note), "data": e.data, "created_at": _iso(e.created_at)}
         if (row := delivery.get(e.id)) is not None:
             item["delivery"] = {"status": row.status, "attempts": row.attempts, "error": row.last_error,
                                 "sent_at": _iso(row.sent_at), "channel": row.channel}

@@ -7,6 +7,8 @@ so, and log-in replaces them with an argon2 hash (:func:`bot.cases.accounts.do_l
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import base64
 import hashlib
 import hmac
@@ -112,3 +114,13 @@ async def do_set_password(session: AsyncSession, *, user: StaffUser, password: s
     # an admin setting a password is how a locked-out person gets back in
     user.failed_logins, user.locked_until = 0, None
     await session.flush()
+
+
+async def staff_names(session: AsyncSession, *, actors: Iterable[str | None]) -> dict[str, str]:
+    """``"staff:<username>"`` → the person's name, for the actors that are staff accounts."""
+    usernames = {a.split(":", 1)[1] for a in actors if a and a.startswith("staff:")}
+    if not usernames:
+        return {}
+    rows = await session.execute(select(StaffUser.username, StaffUser.display_name)
+                                 .where(StaffUser.username.in_(usernames)))
+    return {f"staff:{username}": name for username, name in rows.all()}

@@ -25,6 +25,7 @@ from bot.channels.base import BadRequest
 from bot.console.auth import client_ip, login, staff_of
 from bot.console.case_views import parse_filter
 from bot.console.handoff_views import send_reply
+from bot.console.review_views import cast_vote, reviews_for
 from bot.db import session_scope, utcnow
 from bot.gateway import Gateway
 
@@ -159,6 +160,21 @@ class Api:
             contact_id = handoff.contact_id
         self.gateway.pipeline.schedule_resume(contact_id)
         return _json({"id": _handoff_id(request), "status": "closed"})
+
+    async def reviews(self, request: web.Request) -> web.Response:
+        actor = staff_of(request).actor
+        async with session_scope(self.gateway.sessionmaker) as session:
+            reviews, _ = await reviews_for(session, actor)
+        return _json(reviews)
+
+    async def review_vote(self, request: web.Request) -> web.Response:
+        actor = staff_of(request).actor
+        body = await _body(request)
+        review_id = int(request.match_info["review_id"])
+        async with session_scope(self.gateway.sessionmaker) as session:
+            await cast_vote(session, actor=actor, review_id=review_id, fields=body)
+            reviews, _ = await reviews_for(session, actor)
+        return _json(next((r for r in reviews if r["id"] == review_id), {"id": review_id}))
 
     async def stats(self, request: web.Request) -> web.Response:
         staff = staff_of(request)

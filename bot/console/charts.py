@@ -49,7 +49,7 @@ CONFIG = dict(
     height=400,
 )
 MAX_TICKS = 8
-MAX_WEEK_LABELS = 13  # a quarter; a longer period labels every n-th week
+MAX_WEEK_LABELS = 7  # more rotated date labels overlap at a phone's width
 MAX_LABEL = 12  # characters of an org or employer name before it is cut with …
 # pygal estimates a label's width at 0.6 em a character; a Chinese character is 1 em.
 CJK_EXTRA_EM = 0.4
@@ -138,6 +138,7 @@ def _count_ticks(peak: int) -> list[int]:
 def _render(chart: Graph) -> str:
     if not chart.raw_series:  # 暂无数据 alone, without an empty scale around it
         chart.show_y_labels = chart.show_y_guides = False
+        chart.show_x_labels = chart.show_x_guides = False
     chart.add_xml_filter(_without_scripts)
     return chart.render(is_unicode=True)
 

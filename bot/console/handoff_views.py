@@ -15,6 +15,7 @@ from bot.cases.handoffs import (
     Handoff, conversation, do_close_handoff, do_send_staff_message, do_take_handoff, list_handoffs,
 )
 from bot.cases.models import Case, Contact
+from bot.cases.staff import staff_names
 from bot.console.auth import client_ip, staff_of
 from bot.db import session_scope, utcnow
 from bot.gateway import Gateway
@@ -27,8 +28,9 @@ def _item(h: dict[str, Any]) -> dict[str, Any]:
             "requested_at": h["requested_at"], "taken_by": h["taken_by"], "unread": h["new_messages"]}
 
 
-def _messages(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{**m, "key": f"{m['direction']}-{m['id']}"} for m in items]
+async def _messages(session: AsyncSession, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    names = await staff_names(session, actors=(m["author"] for m in items))
+    return [{**m, "key": f"{m['direction']}-{m['id']}", "author_name": names.get(m["author"])} for m in items]
 
 
 async def handoff_detail(session: AsyncSession, *, actor: Actor, handoff_id: int) -> dict[str, Any]:
@@ -62,7 +64,7 @@ class HandoffViews:
         staff = staff_of(request)
         async with session_scope(self.gateway.sessionmaker) as session:
             h = await handoff_detail(session, actor=staff.actor, handoff_id=int(request.match_info["handoff_id"]))
-            messages = _messages(await conversation(session, contact_id=h["contact_id"]))
+            messages = await _messages(session, await conversation(session, contact_id=h["contact_id"]))
         return h, messages
 
     async def page(self, request: web.Request) -> web.Response:
@@ -70,7 +72,7 @@ class HandoffViews:
         h, messages = await self._conversation(request)
         async with session_scope(self.gateway.sessionmaker) as session:
             await do_log_access(session, actor=staff.actor, case_id=None, action="view_conversation",
-                                detail=f"handoff {h['id']}", ip=client_ip(request), now=utcnow())
+                                detail=f"转人工对话 #{h['id']}", ip=client_ip(request), now=utcnow())
         return aiohttp_jinja2.render_template("handoff.html", request, {
             "section": "handoffs", "h": h, "messages": messages,
             "last_id": messages[-1]["at"].isoformat() if messages else "",

@@ -19,6 +19,7 @@ from bot.console.case_views import CaseViews
 from bot.console.handoff_views import HandoffViews
 from bot.console.misc_views import MiscViews
 from bot.console.pages import STATIC, setup_templates
+from bot.console.review_views import ReviewViews
 from bot.gateway import Gateway
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -33,6 +34,7 @@ class Route:
 
 def console_routes(gateway: Gateway) -> list[Route]:
     cases, handoffs, misc, api = CaseViews(gateway), HandoffViews(gateway), MiscViews(gateway), Api(gateway)
+    reviews = ReviewViews(gateway)
     return [
         Route("GET", "/console/login", misc.login_form),
         Route("POST", "/console/login", misc.login_post),
@@ -55,6 +57,8 @@ def console_routes(gateway: Gateway) -> list[Route]:
         Route("POST", "/console/handoffs/{handoff_id:\\d+}/handback", handoffs.handback),
         Route("GET", "/console/alerts", misc.alerts),
         Route("POST", "/console/alerts/seen", misc.alerts_seen),
+        Route("GET", "/console/reviews", reviews.index),
+        Route("POST", "/console/reviews/{review_id:\\d+}/votes", reviews.vote),
         Route("GET", "/console/dashboard", misc.dashboard),
         Route("GET", "/console/account", misc.account_page),
         Route("POST", "/console/account/password", misc.change_password),
@@ -70,6 +74,8 @@ def console_routes(gateway: Gateway) -> list[Route]:
         Route("POST", "/api/handoffs/{handoff_id:\\d+}/take", api.handoff_take),
         Route("POST", "/api/handoffs/{handoff_id:\\d+}/messages", api.handoff_message),
         Route("POST", "/api/handoffs/{handoff_id:\\d+}/handback", api.handoff_handback),
+        Route("GET", "/api/reviews", api.reviews),
+        Route("POST", "/api/reviews/{review_id:\\d+}/votes", api.review_vote),
         Route("GET", "/api/stats", api.stats),
         Route("GET", "/api/alerts", api.alerts),
     ]

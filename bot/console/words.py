@@ -9,6 +9,7 @@ from __future__ import annotations
 from bot.cases.scheduler import KIND_WORDS as DEADLINE_WORDS
 from bot.cases.stats import CATEGORY_WORDS
 from bot.cases.workflow import ACTION_WORDS, STATUS_WORDS
+from bot.notify.texts import CHANNEL_WORDS as NOTIFY_CHANNEL_WORDS
 
 OUTCOME_WORDS = {
     "paid_in_full": "已全额支付", "paid_in_part": "已部分支付", "instalment_agreement": "达成分期协议",
@@ -23,7 +24,7 @@ EVENT_WORDS = {
     "evidence_added": "收到证据", "deadline_breached": "超过时限", "collective_flagged": "疑似群体性纠纷",
     "rated": "职工评价", "review_offered": "可申请评审", "review_requested": "申请专家评审",
     "review_decided": "评审结果", "note": "内部备注", "assigned": "指派", "worker_messaged": "给职工发消息",
-    "notification_sent": "通知已送达", "notification_held": "通知待送达", "notification_failed": "通知发送失败",
+    "review_vote": "评审投票", "notification_sent": "通知已送达", "notification_held": "通知待送达", "notification_failed": "通知发送失败",
 }
 
 DELIVERY_WORDS = {"pending": "发送中", "sent": "已送达", "held": "等待职工上线", "dead": "发送失败"}
@@ -31,7 +32,7 @@ DELIVERY_WORDS = {"pending": "发送中", "sent": "已送达", "held": "等待�
 ROLE_WORDS = {"admin": "系统管理员", "org_admin": "单位管理员", "staff": "工作人员", "expert": "评审专家",
               "liaison": "老乡联络员", "company_rep": "企业工会"}
 
-CHANNEL_WORDS = {"wechat": "微信", "telegram": "Telegram", "webchat": "网页聊天", "console": "控制台"}
+CHANNEL_WORDS = {**NOTIFY_CHANNEL_WORDS, "console": "控制台"}
 
 HANDOFF_WORDS = {"waiting": "等待接入", "active": "对话中", "closed": "已交回机器人"}
 

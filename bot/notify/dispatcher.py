@@ -21,7 +21,7 @@ from bot.channels.base import Channel, NotNow, Target
 from bot.cases.delivery import do_mark_notification_failed, do_mark_notification_held, do_mark_notification_sent
 from bot.cases.outbox import OutboxMessage, OutboxStatus
 from bot.db import session_scope
-from bot.notify.texts import render
+from bot.notify.texts import CHANNEL_WORDS, render
 
 logger = logging.getLogger(__name__)
 
@@ -132,7 +132,7 @@ class Dispatcher:
         async with session_scope(self._sessionmaker) as session:
             row = await session.get_one(OutboxMessage, job.outbox_id)
             if error is None:
-                await do_mark_notification_sent(session, row=row, now=now, how=f"via {job.channel}")
+                await do_mark_notification_sent(session, row=row, now=now, how=f"经{CHANNEL_WORDS.get(job.channel, job.channel)}送达")
                 return 1
             if isinstance(error, NotNow):
                 await do_mark_notification_held(session, row=row, now=now, why=str(error))

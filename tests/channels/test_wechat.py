@@ -777,7 +777,7 @@ async def test_outside_the_window_a_status_update_goes_as_a_template_message(
     [template] = [t for t in gateway.fake.state.sent_templates if t.touser == openid]
     assert number in template.data["content"]["value"] and template.client_msg_id
     assert gateway.messages_to(openid) == []  # no customer-service message outside the window
-    assert ("notification_sent", "via wechat") in await _timeline(sessionmaker, number)
+    assert ("notification_sent", "经微信送达") in await _timeline(sessionmaker, number)
 
 
 async def test_without_a_template_the_update_waits_for_the_workers_next_message(

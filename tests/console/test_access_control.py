@@ -12,7 +12,10 @@ from typing import Any
 import aiohttp
 from sqlalchemy import func, select
 
+from bot.cases import workflow as wf
 from bot.cases.access import AccessLogEntry
+from bot.cases.org_models import Expert
+from bot.cases.review import ReviewMember, do_rate, do_request_review
 from bot.cases.evidence import do_add_evidence
 from bot.cases.handoffs import Handoff, do_open_handoff
 from bot.cases.models import Case, Contact
@@ -46,6 +49,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/console/handoffs/{handoff_id:\\d+}/handback"): "foreign",
     ("GET", "/console/alerts"): "own",
     ("POST", "/console/alerts/seen"): "own",
+    ("GET", "/console/reviews"): "own",
+    ("POST", "/console/reviews/{review_id:\\d+}/votes"): "foreign",
     ("GET", "/console/dashboard"): "foreign",  # called with ?org=<the victim's body>
     ("GET", "/console/account"): "own",
     ("POST", "/console/account/password"): "own",
@@ -61,6 +66,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/api/handoffs/{handoff_id:\\d+}/take"): "foreign",
     ("POST", "/api/handoffs/{handoff_id:\\d+}/messages"): "foreign",
     ("POST", "/api/handoffs/{handoff_id:\\d+}/handback"): "foreign",
+    ("GET", "/api/reviews"): "own",
+    ("POST", "/api/reviews/{review_id:\\d+}/votes"): "foreign",
     ("GET", "/api/stats"): "own",
     ("GET", "/api/alerts"): "own",
 }
@@ -73,11 +80,15 @@ class Victim:
     handoff_id: int
     org_id: int
     case_id: int
+    review_id: int
+    review_case: str
+    expert_id: int
 
 
 async def victim(console: Console) -> Victim:
     tree = await console.tree()
     case = await console.case(tree, phone="13812345678", employer="受害者专用测试厂")
+    second = await console.case(tree)
     evidence_dir = console.app[GATEWAY].settings.evidence_dir
     async with session_scope(console.sessionmaker) as session:
         case = await session.get_one(Case, case.id)
@@ -86,12 +97,23 @@ async def victim(console: Console) -> Victim:
                                      original_filename="工资条.png", mime_type="image/png")
         handoff = await do_open_handoff(session, contact=await session.get_one(Contact, case.contact_id),
                                         reason="受害者的话", now=utcnow())
-        return Victim(case.number, item.id, handoff.id, case.org_id, case.id)
+        # a second case of the victim's body, resolved, rated 2 and under expert review
+        reviewed = await session.get_one(Case, second.id)
+        now = utcnow()
+        for step in (wf.do_accept, wf.do_start):
+            await step(session, case=reviewed, actor="staff:x", now=now)
+        await wf.do_resolve(session, case=reviewed, actor="staff:x", now=now, outcome="not_substantiated")
+        await do_rate(session, case=reviewed, score=2, comment=None, actor="worker", now=now)
+        experts = list((await session.execute(select(Expert.id).order_by(Expert.id).limit(2))).scalars())
+        review = await do_request_review(session, case=reviewed, expert_ids=experts, actor="worker", now=now)
+        return Victim(case.number, item.id, handoff.id, case.org_id, case.id, review.id, reviewed.number,
+                      experts[0])
 
 
 def concrete(path: str, v: Victim, method: str) -> str:
     path = (path.replace("{number}", v.number).replace("{evidence_id}", str(v.evidence_id))
-            .replace("{handoff_id:\\d+}", str(v.handoff_id)).replace("{fmt:(csv|xlsx)}", "csv"))
+            .replace("{handoff_id:\\d+}", str(v.handoff_id)).replace("{fmt:(csv|xlsx)}", "csv")
+            .replace("{review_id:\\d+}", str(v.review_id)))
     if path == "/console/dashboard":
         path += f"?org={v.org_id}"
     return path
@@ -121,7 +143,8 @@ async def login_browser(http: aiohttp.ClientSession, base: str, username: str) -
 
 
 async def call(http: aiohttp.ClientSession, base: str, method: str, path: str, *, csrf: str,
-               token: str) -> tuple[int, str]:
+               token: str, expert_id: int = 0) -> tuple[int, str]:
+    FORMS["/votes"] = JSON_BODIES["/votes"] = {"expert_id": str(expert_id), "vote": "redo"}
     suffix = next((s for s in FORMS if path.endswith(s)), None)
     if path.startswith("/api/"):
         body = next((b for s, b in JSON_BODIES.items() if path.endswith(s)), {})
@@ -149,14 +172,16 @@ async def test_a_foreign_union_sees_and_touches_nothing_of_another(console: Cons
             if kind == "public":
                 continue
             path = concrete(route.path, v, route.method)
-            status, body = await call(http, console.url, route.method, path, csrf=csrf, token=token)
+            status, body = await call(http, console.url, route.method, path, csrf=csrf, token=token,
+                                      expert_id=v.expert_id)
             label = f"{route.method} {path} → {status}"
             if kind == "foreign":
                 assert status in (403, 404), label
             else:
                 assert status < 400 or (route.path.endswith("/password") and status == 400), label
             # a refusal may echo what the caller asked for, exactly as for a case that does not exist
-            secrets = ("受害者的话", "受害者专用测试厂", "13812345678", "工资条", f"/handoffs/{v.handoff_id}\"")
+            secrets = ("受害者的话", "受害者专用测试厂", "13812345678", "工资条", f"/handoffs/{v.handoff_id}\"",
+                       v.review_case)
             for secret in secrets if kind == "foreign" else (v.number, *secrets):
                 assert secret not in body, f"{label} shows {secret!r}"
             checked.append(label)
@@ -168,6 +193,9 @@ async def test_a_foreign_union_sees_and_touches_nothing_of_another(console: Cons
         looks = (await session.execute(select(func.count(AccessLogEntry.id)).where(
             AccessLogEntry.case_id == v.case_id))).scalar_one()
         assert (case.status, handoff.status, looks) == ("submitted", "waiting", 0)
+        votes = (await session.execute(select(func.count(ReviewMember.id)).where(
+            ReviewMember.review_id == v.review_id, ReviewMember.vote.is_not(None)))).scalar_one()
+        assert votes == 0
         assert (await session.get_one(Case, own_case.id)).status == "submitted"
     print(f"\n{len(checked)} routes checked as a foreign union's staff member:\n  " + "\n  ".join(checked))
     assert len(checked) == len([k for k in EXPECTED.values() if k != "public"])

@@ -92,6 +92,11 @@ def start_stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
             time.sleep(1)
         else:
             pytest.fail(f"stack not healthy in 600 s:\n{output.read_text()[-3000:]}")
+        # healthy first, then the stack finishes its set-up (the fake Telegram's webhook) and
+        # prints where everything is: only then is it what `make run` hands a person
+        while "[gongyou] web chat:" not in output.read_text():
+            assert time.monotonic() < deadline and process.poll() is None, output.read_text()[-3000:]
+            time.sleep(0.2)
         yield Stack(process, env, ports, first_health, output)
     finally:
         if process.poll() is None:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -226,3 +228,69 @@ def test_a_person_can_try_wechat_from_the_command_line(stack: Stack) -> None:
          "--openid", "o-e2e-cli", "--gateway", stack.gateway],
         capture_output=True, text=True, timeout=60, env=stack.env, check=True)
     assert "您好" in result.stdout and "工资被拖欠" in result.stdout, result.stdout  # the welcome, buttons numbered
+
+
+class ConsoleStaff:
+    """A union staffer in the console, as the browser uses it: the session cookie, the page's
+    CSRF token, and the same feed the handoff page polls (no reload)."""
+
+    def __init__(self, stack: Stack, username: str) -> None:
+        self.base, self.http = stack.gateway, requests.Session()
+        logins = json.loads((Path(stack.env["GONGYOU_VAR_DIR"]) / "demo-logins.json").read_text())
+        page = self.http.post(f"{self.base}/console/login", timeout=10,
+                              data={"username": username, "password": logins[username], "next": "/console/handoffs"})
+        assert page.status_code == 200 and "转人工" in page.text, page.text[:500]
+        self.csrf = re.search(r'data-csrf="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+
+    def waiting_handoff_of(self, name_part: str) -> int:
+        def find() -> int | None:
+            feed = self.http.get(f"{self.base}/console/handoffs/feed", timeout=10).text
+            match = re.search(r'data-id="(\d+)"[^>]*>\s*<a href="/console/handoffs/\d+">\s*<div class="row1"><b>'
+                              + re.escape(name_part), feed)
+            return int(match.group(1)) if match else None
+        return wait_for(find, "the handoff in the console's live list", settle=0)
+
+    def post(self, path: str, **fields: str) -> requests.Response:
+        response = self.http.post(f"{self.base}{path}", data={"csrf": self.csrf, **fields}, timeout=10)
+        assert response.status_code == 200, response.text[:500]
+        return response
+
+
+def test_a_telegram_worker_asks_for_a_person_mid_form_and_the_bot_resumes_after_staff_hand_back(
+    stack: Stack,
+) -> None:
+    transcript: list[str] = []
+    worker = TelegramWorker(stack, 515151)
+    requests.post(f"{worker.fake}/_fake/chats", json={"user_id": worker.user_id, "first_name": "阿强"},
+                  timeout=5).raise_for_status()
+
+    def say(text: str) -> str:
+        answer = worker.say(text)
+        transcript.extend([f"worker  > {text}", *(f"bot     < {line}" for line in answer.splitlines() if line)])
+        return answer
+
+    assert "哪家单位" in say("老板拖欠我两个月工资一万二")
+    assert "在哪里干活" in say("顺捷物流")
+    handed = say("转人工")
+    assert "工作人员" in handed
+
+    staff = ConsoleStaff(stack, "city.admin")
+    handoff_id = staff.waiting_handoff_of("")  # the newest waiting worker of the city's subtree
+    transcript.append(f"console : handoff {handoff_id} appeared in the live list (polled feed, no reload)")
+    page = staff.post(f"/console/handoffs/{handoff_id}/take")
+    assert "老板拖欠我两个月工资一万二" in page.text  # the conversation so far
+    before = len(worker.received())
+    staff.post(f"/console/handoffs/{handoff_id}/reply", text="您好，我是工会的李娜。顺捷物流的情况我们了解过，您先把登记做完。")
+    reply = wait_for(lambda: worker.received()[before:], "the staff reply on Telegram")
+    assert "我是工会的李娜" in reply[0]["text"]
+    transcript.append(f"staff   > (console) {reply[0]['text']}")
+
+    before = len(worker.received())
+    staff.post(f"/console/handoffs/{handoff_id}/handback")
+    resumed = "\n".join(m.get("text", "") for m in wait_for(lambda: worker.received()[before:], "the bot back"))
+    transcript.extend(f"bot     < {line}" for line in resumed.splitlines() if line)
+    assert "交回给我" in resumed and "在哪里干活" in resumed  # the form goes on where it stopped
+    assert "哪家单位" not in resumed
+    # amount and months were in the first message: the next open question is how many people
+    assert "几个人" in say("义乌 江东街道")
+    print("\n" + "\n".join(transcript))
