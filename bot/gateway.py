@@ -31,6 +31,7 @@ from bot.dialogue.pipeline import InboundPipeline
 from bot.dialogue.rasa_client import RasaClient
 from bot.notify.console import ConsoleSender
 from bot.notify.dispatcher import ChannelSender, Dispatcher, Sender
+from bot.notify.texts import render
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -54,7 +55,7 @@ class Gateway:
             from redis.asyncio import Redis
 
             self.redis = Redis.from_url(settings.redis_url, socket_timeout=2)
-        self.webchat = WebChatChannel(sessionmaker=self.sessionmaker)
+        self.webchat = WebChatChannel(sessionmaker=self.sessionmaker, render=render)
         self.telegram: TelegramChannel | None = None
         self.wechat: WeChatChannel | None = None
         if settings.telegram is not None:

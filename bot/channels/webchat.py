@@ -10,7 +10,7 @@ import functools
 import json
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote
@@ -26,7 +26,6 @@ from bot.channels.base import (
     Attachment, BadRequest, CountInbound, InboundMessage, NotNow, Reply, Target, kind_of_file,
 )
 from bot.db import session_scope, utcnow
-from bot.notify.texts import render
 
 CHANNEL = "webchat"
 MAX_TEXT = 2000
@@ -86,8 +85,10 @@ class WebChatChannel:
 
     name = CHANNEL
 
-    def __init__(self, *, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, *, sessionmaker: async_sessionmaker[AsyncSession],
+                 render: Callable[[str, dict[str, Any]], str]) -> None:
         self._sessionmaker = sessionmaker
+        self._render = render  # an outbox row's template and params → the words shown
 
     async def send(self, target: Target, replies: Sequence[Reply]) -> None:
         """A turn answered outside a request (a retried message): kept for the next poll."""
@@ -121,7 +122,7 @@ class WebChatChannel:
             now = utcnow()
             updates = []
             for row in rows:
-                updates.append({"id": row.id, "text": render(row.template, row.params),
+                updates.append({"id": row.id, "text": self._render(row.template, row.params or {}),
                                 "author": (row.params or {}).get("author")})
                 await do_mark_notification_sent(session, row=row, now=now, how="网页聊天已取回")
         return updates

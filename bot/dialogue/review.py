@@ -136,7 +136,9 @@ def _expert_id(args: str | None) -> int | None:
 
 def _buttons(pool: dict[int, Expert], picked: Sequence[int]) -> tuple[Button, ...]:
     """One button per expert (the picked ones ticked), then 提交评审."""
-    return (*(Button(f"{'✓ ' if e.id in picked else ''}{e.name} · {e.title}",
+    # the field only, up to its first comma: WeChat shows buttons as a numbered list, and a
+    # long list of full titles is skipped rather than read
+    return (*(Button(f"{'✓ ' if e.id in picked else ''}{e.name} · {e.title.split('，')[0][:16]}",
                      "/review_pick" + json.dumps({"expert": e.id})) for e in pool.values()), SUBMIT)
 
 

@@ -25,7 +25,7 @@ WORKER_TEXTS = {
     "case_reassigned": "您的案件 {number} 已改由 {org} 负责。",
     "case_evidence_requested": "您的案件 {number} 需要补充材料：{note}\n直接在这里发照片或文件即可。",
     "case_deadline_breached": "您的案件 {number} 已超过处理时限，我们已督促负责的工会尽快处理。",
-    "case_review_decided": "您的案件 {number} 专家评审已有结果：{note}。",
+    "case_review_decided": "您的案件 {number} 的{note}。",
     # The bot's answer to a turn that could not be answered in the request (web chat).
     "bot_reply": "{text}",
     # A staff member's own words, as they wrote them; the prefix tells them from the bot's.

@@ -274,6 +274,8 @@ def test_a_telegram_worker_asks_for_a_person_mid_form_and_the_bot_resumes_after_
     handed = say("转人工")
     assert "工作人员" in handed
 
+    printed = stack.output.read_text()  # what `make run` tells a person
+    assert f"staff console: {stack.gateway}/console/" in printed and "city.admin" in printed
     staff = ConsoleStaff(stack, "city.admin")
     handoff_id = staff.waiting_handoff_of("")  # the newest waiting worker of the city's subtree
     transcript.append(f"console : handoff {handoff_id} appeared in the live list (polled feed, no reload)")

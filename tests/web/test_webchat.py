@@ -225,3 +225,38 @@ async def test_a_digit_after_the_case_is_resolved_is_its_rating(
     # a second digit is no rating any more: it goes on to the bot (down here, so "saved")
     async with http.post(gateway + API, json={"sender": sender, "text": "5"}) as response:
         assert "保存" in (await response.json())["replies"][0]["text"]
+
+
+async def test_a_browser_worker_receives_a_staff_reply_by_polling_once(
+    gateway: str, http: aiohttp.ClientSession, engine: AsyncEngine
+) -> None:
+    import asyncio
+    import time
+
+    from bot.cases.handoffs import do_open_handoff, do_send_staff_message
+    from bot.cases.messages import get_or_create_contact
+    from bot.cases.outbox import OutboxMessage
+    from bot.db import create_sessionmaker, session_scope, utcnow
+
+    sender = f"w-{uuid.uuid4().hex[:8]}"
+    sessionmaker = create_sessionmaker(engine)
+    async with session_scope(sessionmaker) as session:
+        contact = await get_or_create_contact(session, channel="webchat", external_id=sender)
+        handoff = await do_open_handoff(session, contact=contact, reason="我要找人", now=utcnow())
+        record = await do_send_staff_message(session, contact=contact, text="您好，我是工会的小李。",
+                                             author="staff:li", now=utcnow(), handoff=handoff)
+    updates: list[dict] = []
+    deadline = time.monotonic() + 15
+    while not updates:  # the dispatcher holds it for the browser within a round or two
+        assert time.monotonic() < deadline, "the staff reply never reached the browser"
+        async with http.get(gateway + "/chat/api/updates", params={"sender": sender}) as response:
+            assert response.status == 200
+            updates = (await response.json())["updates"]
+        await asyncio.sleep(0.2)
+    assert [u["text"] for u in updates] == ["工会工作人员：您好，我是工会的小李。"]
+    async with http.get(gateway + "/chat/api/updates", params={"sender": sender}) as response:
+        assert (await response.json())["updates"] == []  # delivered once
+    async with session_scope(sessionmaker) as session:
+        assert (await session.get_one(OutboxMessage, record.outbox_id)).status == "sent"
+    async with http.get(gateway + "/chat/api/updates", params={"sender": "bad sender!"}) as response:
+        assert response.status == 400
