@@ -146,8 +146,6 @@ class Api:
         async with session_scope(self.gateway.sessionmaker) as session:
             handoff = await access_handoff_or_raise(session, actor=actor, handoff_id=_handoff_id(request),
                                                     for_update=True)
-            if handoff.status == "closed":
-                raise InvalidInput("该对话已交回机器人；职工再次转人工后才能回复")
             await send_reply(session, actor=actor, handoff=handoff, text=body["text"])
             return _json({"id": handoff.id, "status": handoff.status}, 201)
 

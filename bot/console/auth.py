@@ -53,8 +53,14 @@ def staff_of(request: web.Request) -> Staff:
 
 
 def client_ip(request: web.Request) -> str:
-    # behind the reverse proxy of docker-compose the peer is the proxy; it sets X-Real-IP
-    return (request.headers.get("X-Real-IP") or request.remote or "?")[:64]
+    """The address rate limits and the access log use. Behind the reverse proxy the peer is
+    the proxy on this host, which sets X-Real-IP; from anyone else the header is ignored (a
+    client could otherwise pick a new address for every guess)."""
+    peer = request.remote or "?"
+    forwarded = request.headers.get("X-Real-IP")
+    if forwarded and peer in ("127.0.0.1", "::1"):
+        return forwarded[:64]
+    return peer[:64]
 
 
 def _is_https(request: web.Request) -> bool:

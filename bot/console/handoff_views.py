@@ -10,7 +10,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cases.access import Actor, access_handoff_or_raise, do_log_access
-from bot.cases.errors import DomainError
+from bot.cases.errors import DomainError, InvalidInput
 from bot.cases.handoffs import (
     Handoff, conversation, do_close_handoff, do_send_staff_message, do_take_handoff, list_handoffs,
 )
@@ -128,7 +128,13 @@ class HandoffViews:
 
 
 async def send_reply(session: AsyncSession, *, actor: Actor, handoff: Handoff, text: str) -> None:
-    """A staff member's reply in a handoff: taken by them if it was waiting, then sent."""
+    """A staff member's reply in a handoff: taken by them if it was waiting, then sent.
+
+    Raises:
+        InvalidInput: the conversation is back with the bot (a stale page or script).
+    """
+    if handoff.status == "closed":
+        raise InvalidInput("该对话已交回机器人；职工再次转人工后才能回复")
     contact = await session.get_one(Contact, handoff.contact_id)
     await do_send_staff_message(session, contact=contact, text=text, author=actor.label, now=utcnow(),
                                 case_id=handoff.case_id, handoff=handoff, user_id=actor.user_id)

@@ -24,10 +24,12 @@ import pytest
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 from sqlalchemy import select
 
+from bot.cases import workflow as wf
 from bot.cases.alerts import list_alerts
 from bot.cases.handoffs import do_open_handoff, do_send_staff_message
 from bot.cases.models import Case, Contact
-from bot.cases.org_models import StaffUser
+from bot.cases.org_models import Expert, StaffUser
+from bot.cases.review import do_cast_vote_as, do_rate, do_request_review
 from bot.db import session_scope, utcnow
 from tests.cases.factories import Tree
 from tests.console.conftest import PASSWORD, Console
@@ -296,6 +298,18 @@ async def test_screenshots_at_phone_and_desktop_width(console: Console, pages: P
     case, chat = await telegram_case(console, tree, amount=12_000, headcount=3, phone="13812345678",
                                      description="老板欠我们三个月工资，一共一万二，说下个月再给，已经拖了好几次。")
     await telegram_case(console, tree, category="injury", employer="义乌市某某服装辅料有限公司第二分厂")
+    reviewed, _ = await telegram_case(console, tree, category="overtime", employer="义乌市某某袜业有限公司")
+    async with session_scope(console.sessionmaker) as s:
+        # a worker unhappy with the result asked three experts to review it; one has voted
+        reviewed = await s.get_one(Case, reviewed.id)
+        for step in (wf.do_accept, wf.do_start):
+            await step(s, case=reviewed, actor=f"staff:{username}", now=utcnow())
+        await wf.do_resolve(s, case=reviewed, actor=f"staff:{username}", now=utcnow(), outcome="not_substantiated")
+        await do_rate(s, case=reviewed, score=1, comment=None, actor="worker", now=utcnow())
+        experts = list((await s.execute(select(Expert.id).order_by(Expert.id).limit(3))).scalars())
+        review = await do_request_review(s, case=reviewed, expert_ids=experts, actor="worker", now=utcnow())
+        await do_cast_vote_as(s, review_id=review.id, expert_id=experts[1], vote="redo",
+                              actor=f"staff:{username}", now=utcnow())
     async with session_scope(console.sessionmaker) as s:
         contact = await s.get_one(Contact, case.contact_id)
         user_id = (await s.execute(select(StaffUser.id).where(StaffUser.username == username))).scalar_one()
@@ -317,7 +331,7 @@ async def test_screenshots_at_phone_and_desktop_width(console: Console, pages: P
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shots = [("cases", "/console/cases"), ("case", f"/console/cases/{case.number}"),
              ("handoffs", "/console/handoffs"), ("handoff", f"/console/handoffs/{handoff_id}"),
-             ("alerts", "/console/alerts"), ("dashboard", "/console/dashboard"),
+             ("alerts", "/console/alerts"), ("reviews", "/console/reviews"), ("dashboard", "/console/dashboard"),
              ("account", "/console/account"), ("access-log", "/console/access-log")]
     for width, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
         login = await pages.new(viewport)
