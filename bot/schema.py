@@ -1,6 +1,6 @@
 """Imports every table module so ``Base.metadata`` is complete (migrations, tests)."""
 
 from bot.cases import (  # noqa: F401
-    access, accounts, alerts, evidence, handoffs, membership, models, org_models, outbox, review,
+    access, accounts, alerts, evidence, handoffs, membership, models, nonces, org_models, outbox, review,
 )
 from bot.training import inbox  # noqa: F401

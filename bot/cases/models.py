@@ -165,6 +165,10 @@ class Org(Base):
     # Liaison offices serve workers from one home province (江西, 河南 …).
     province: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A city federation: the area it serves ("义乌市"; places outside every configured area
+    # are referred, not routed) and the hotline workers are given (12351).
+    region: Mapped[str | None] = mapped_column(String(64))
+    hotline: Mapped[str | None] = mapped_column(String(32))
 
 
 class CaseCounter(Base):
