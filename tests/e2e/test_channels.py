@@ -277,7 +277,7 @@ def test_a_telegram_worker_asks_for_a_person_mid_form_and_the_bot_resumes_after_
     printed = stack.output.read_text()  # what `make run` tells a person
     assert f"staff console: {stack.gateway}/console/" in printed and "city.admin" in printed
     staff = ConsoleStaff(stack, "city.admin")
-    handoff_id = staff.waiting_handoff_of("")  # the newest waiting worker of the city's subtree
+    handoff_id = staff.waiting_handoff_of("阿强")  # the worker, among everyone waiting in the city
     transcript.append(f"console : handoff {handoff_id} appeared in the live list (polled feed, no reload)")
     page = staff.post(f"/console/handoffs/{handoff_id}/take")
     assert "老板拖欠我两个月工资一万二" in page.text  # the conversation so far
