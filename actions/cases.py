@@ -16,8 +16,9 @@ from actions import store
 from actions.store import contact_for_tracker  # noqa: F401  (re-exported)
 from actions.texts import CATEGORY_NAMES, STATUS_NAMES, local_time
 from bot.cases.deadlines import INJURY_RECOGNITION_DAYS
-from bot.cases.intake import CaseDraft, do_open_case
+from bot.cases.intake import CaseDraft, do_open_case, referral_notice
 from bot.cases.queries import list_cases
+from actions.answers import SKIPPED
 from actions.dispute_form import FORM_SLOTS
 from actions.questions import say
 from bot.normalize import parse_amount, parse_duration_months, parse_headcount, parse_number
@@ -38,9 +39,14 @@ WAGE_IS_CONTEXT = ("dismissal", "overtime", "social_insurance")
 
 
 def dispute_draft(slots: dict[str, Any]) -> CaseDraft:
-    """What the form collected, as the case domain wants it."""
+    """What the form collected, as the case domain wants it. Questions the worker skipped
+    are listed in ``facts["unanswered"]`` for staff to ask, and are otherwise unknown."""
+    unanswered = [k for k in FORM_SLOTS if slots.get(k) == SKIPPED and k not in ("phone", "evidence")]
+    slots = {k: (None if k in unanswered else v) for k, v in slots.items()}
     topic = slots.get("topic") or "unpaid_wages"
     facts: dict[str, Any] = {k: slots[k] for k in FACT_SLOTS.get(topic, ()) if slots.get(k) is not None}
+    if unanswered:
+        facts["unanswered"] = unanswered
     if slots.get("duration"):
         facts["period_owed_months"] = parse_duration_months(slots["duration"])
     if slots.get("service_length"):
@@ -65,7 +71,7 @@ def dispute_draft(slots: dict[str, Any]) -> CaseDraft:
         headcount=parse_headcount(headcount) if headcount else None,
         description=description if description and not description.startswith("/") else None,
         facts=facts,
-        consent_company_union=bool(slots.get("consent_union")),
+        consent_company_union=slots.get("consent_union") is True,
         hometown=slots.get("hometown"),
         incident_date=date.fromisoformat(incident) if incident else None,
     )
@@ -111,10 +117,14 @@ class OpenCase(Action):
             return reset
         slots = tracker.current_slot_values()
         draft = dispute_draft(slots)
-        # The worker's confirming message identifies this request: if Rasa retries the
-        # action, the same case comes back instead of a second one.
+        # The worker's confirming message identifies this request: if the gateway posts it
+        # again (a retry, a crash replayed) or Rasa retries the action, the same case comes
+        # back instead of a second one. Our own message id survives a replay; Rasa's per-post
+        # message id does not, so it is only the fallback for senders that bypass the gateway.
+        inbound_id = (tracker.latest_message.get("metadata") or {}).get("inbound_id")
         message_id = tracker.latest_message.get("message_id") or ""
-        source_key = f"rasa:{tracker.sender_id}:{message_id}" if message_id else None
+        source_key = (f"inbound:{inbound_id}" if inbound_id else
+                      f"rasa:{tracker.sender_id}:{message_id}" if message_id else None)
         async with store.transaction() as session:
             contact = await contact_for_tracker(session, tracker)
             if slots.get("phone") not in (None, "skipped"):
@@ -124,11 +134,15 @@ class OpenCase(Action):
             )
             org_name = case.org.name
         logger.info("opened case %s (%s) on %s", case.number, case.category, case.channel)
-        lines = [
-            f"已为您登记，案件编号 {case.number}。",
-            f"负责单位：{org_name}",
-            f"他们会在 {local_time(case.due_at)} 前受理，有进展我会在这里告诉您。回复「查进度」随时可以查看。",
-        ]
+        notice = referral_notice(case)
+        if notice:  # a place outside every area served here: who serves it, not our intake desk
+            lines = [f"已为您登记，案件编号 {case.number}。", notice]
+        else:
+            lines = [
+                f"已为您登记，案件编号 {case.number}。",
+                f"负责单位：{org_name}",
+                f"他们会在 {local_time(case.due_at)} 前受理，有进展我会在这里告诉您。回复「查进度」随时可以查看。",
+            ]
         if draft.category == "injury" and draft.incident_date:
             last_day = draft.incident_date + timedelta(days=INJURY_RECOGNITION_DAYS)
             lines.append(f"提醒：单位不报的话，您或工会最晚在 {last_day:%Y年%m月%d日} 前申请工伤认定（《工伤保险条例》第17条）。")

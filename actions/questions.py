@@ -14,6 +14,9 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.reasks import reask_prefix
+from actions.turns import failures
+
 Button = dict[str, str]
 
 # slot: [(topic or None, text, buttons)]; the first variation whose topic matches wins.
@@ -87,16 +90,45 @@ QUESTIONS: dict[str, list[tuple[str | None, str, list[Button]]]] = {
 }
 
 REPLIES: dict[str, tuple[str, list[Button]]] = {
-    "invalid_amount": ('没看懂这个金额 🙏 请写一个数，比如「8000」「三千五」「4万余元」。', []),
-    "invalid_phone": ('这个手机号好像不对，请写11位手机号，比如 138 1234 5678；不想留就回复「跳过」。', []),
-    "invalid_date": ('没看懂这个日期，或者是在今天之后 🙏 请写比如「6月15号」「上周三」「2025年3月」。', []),
-    "invalid_number": ('没看懂 🙏 请写个数，比如「12小时」「两年」。', []),
-    "invalid_text": ('这个回答太短了，请再写具体一点。', []),
     "offer_human": ('这个问题好像不好回答。可以接着再写一次，也可以找工作人员帮您。', [{'title': '转人工', 'payload': '/request_human'}]),
     "correction_hint": ('哪里不对？直接告诉我就行，比如「金额是九千」「单位是恒达电子厂」。', []),
     "deny_hint": ('要取消这次登记就回复「取消」；不然请回答上面的问题，不清楚的可以写「不清楚」。', []),
     "form_cancelled": ('好的，已取消，刚才填的内容没有提交。需要的时候随时再跟我说。', []),
+    "skipped": ('这个问题先跳过，工作人员之后会跟您核实。', []),
 }
+
+# What the re-ask after an unusable answer says first: the options of a button question, an
+# example for a free-text one. "没看懂 🙏 " goes before each.
+HINTS: dict[str, str] = {
+    "applicant_name": "请写您的真实姓名，比如「王小红」。",
+    "employer": "写单位或老板的名字就行，比如「义乌某某服饰有限公司」「张老板的工地」。",
+    "location": "写城市和街道或镇，比如「义乌 稠江街道」。",
+    "amount": "请写一个数，比如「8000」「三千五」「4万余元」。",
+    "duration": "请写拖了多久，比如「三个月」「半年」。",
+    "headcount": "请点下面的按钮，或写个人数，比如「12个人」。",
+    "construction": "请点下面的按钮，或回复「是」「不是」「不清楚」。",
+    "daily_hours": "请写一天干几个小时、一周几天，比如「每天12小时，一周7天」。",
+    "overtime_paid": "请点下面的按钮，或回复「没给」「给了但不够」「不清楚」。",
+    "since": "请写个大概时间，比如「今年3月」「进厂就这样」。",
+    "incident_date": "请写哪一天，比如「6月15号」「上周三」；日期不能在今天之后。",
+    "commute": "请点下面的按钮，或回复「上下班路上」「干活的时候」。",
+    "employer_reported": "请点下面的按钮，或回复「报了」「没报」「不知道」。",
+    "dismissal_date": "请写哪一天，比如「上个月15号」「昨天」；日期不能在今天之后。",
+    "service_length": "请写干了多久，比如「两年」「八个月」。",
+    "dismissal_how": "请点下面的按钮，或回复「口头」「微信」「书面」「逼我写辞职信」。",
+    "missing_insurance": "请点下面的按钮，或回复「全没交」「只交了一部分」「公积金没交」「按最低基数」。",
+    "contract_signed": "请点下面的按钮，或回复「签了」「没签」「不知道」。",
+    "dispute_text": "请用几句话说说发生了什么，比如「老板拖了三个月工资不给」。",
+    "phone": "请写11位手机号，比如 138 1234 5678；不想留就回复「跳过」。",
+    "consent_union": "请点下面的按钮，或回复「可以」「不要」。",
+    "confirmed": "没问题请点「确认提交」；哪里不对直接说，比如「金额是九千」；不办了回复「取消」。",
+}
+# After two unusable answers the question comes with a way out (conversations.md: the worker
+# can always reach a person): 跳过 stores "skipped" and the form moves on.
+OFFER = "不好回答的话，可以点「跳过」先往下走，或者点「转人工」找工作人员。"
+OFFER_CONFIRM = "不好确认的话，可以点「转人工」请工作人员帮您核对。"
+SKIP_BUTTON: Button = {"title": "跳过", "payload": "跳过"}
+HUMAN_BUTTON: Button = {"title": "转人工", "payload": "/request_human"}
 
 # The introduction of each dispute: what the law says (conversations.md's facts only),
 # then what happens next. Said once per dispute by action_dispute_intro.
@@ -122,15 +154,39 @@ def say(dispatcher: CollectingDispatcher, reply: str) -> None:
     dispatcher.utter_message(text=text, buttons=buttons or None)
 
 
+def hint(dispatcher: CollectingDispatcher, slot: str) -> None:
+    dispatcher.utter_message(text=f"没看懂 🙏 {HINTS.get(slot, '请再说一次。')}")
+
+
+def with_offer(text: str, buttons: list[Button]) -> tuple[str, list[Button]]:
+    """A dispute question after two unusable answers: the same question, a way out."""
+    return f"{text}\n{OFFER}", [*buttons, *(b for b in (SKIP_BUTTON, HUMAN_BUTTON) if b not in buttons)]
+
+
+def ask(dispatcher: CollectingDispatcher, tracker: Tracker, slot: str) -> None:
+    """Ask the question of ``slot`` as the turn calls for it.
+
+    A question that stays open is asked again, so no turn ends without one. Asked again it
+    says why — the files that just came (numbered), the fact that was just corrected — and
+    after two unusable answers (``failures``) it offers 跳过 and 转人工.
+    """
+    if (tracker.active_loop or {}).get("name") == "join_form":
+        text, buttons = question(slot, "join")
+        dispatcher.utter_message(text=text, buttons=buttons or None)
+        return
+    text, buttons = question(slot, tracker.get_slot("topic"))
+    if failures(tracker, slot) >= 2:
+        text, buttons = with_offer(text, buttons)
+    dispatcher.utter_message(text=reask_prefix(tracker) + text, buttons=buttons or None)
+
+
 def _ask_action(slot: str) -> type[Action]:
     class AskSlot(Action):
         def name(self) -> str:
             return f"action_ask_{slot}"
 
         async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-            joining = (tracker.active_loop or {}).get("name") == "join_form"
-            text, buttons = question(slot, "join" if joining else tracker.get_slot("topic"))
-            dispatcher.utter_message(text=text, buttons=buttons or None)
+            ask(dispatcher, tracker, slot)
             return []
 
     AskSlot.__name__ = AskSlot.__qualname__ = f"Ask_{slot}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from actions.answers import SKIPPED, UNKNOWN
 from actions.texts import CATEGORY_NAMES, yuan
 from actions.evidence import describe_files
 from bot.normalize import parse_amount
@@ -28,9 +29,18 @@ EVIDENCE_CHECKLIST = {
 }
 
 
+def fact_text(slot: str, slots: dict[str, Any]) -> str:
+    """The value of ``slot`` as the worker reads it in the summary."""
+    return _value(slot, slots.get(slot), slots)
+
+
 def _value(slot: str, value: Any, slots: dict[str, Any]) -> str:
     if isinstance(value, bool):
         return "是" if value else "否"
+    if value == UNKNOWN:
+        return "不清楚"
+    if value == SKIPPED and slot not in ("phone", "evidence"):
+        return "未说明"
     if slot == "amount":
         amount = slots.get("amount_yuan") or parse_amount(str(value))
         if amount:

@@ -64,11 +64,14 @@ def bench_conversation(gateway: str, rounds: int) -> None:
     with requests.Session() as http:
         for _ in range(rounds):
             sender = f"bench-{uuid.uuid4().hex[:8]}"
+            session = None  # the conversation's, from the first answer
             for i, text in enumerate(CONVERSATION):
                 started = time.perf_counter()
-                response = http.post(f"{gateway}/chat/api/messages", json={"sender": sender, "text": text}, timeout=60)
+                response = http.post(f"{gateway}/chat/api/messages", timeout=60,
+                                     json={"sender": sender, "text": text, "session": session})
                 per_turn[i].append(time.perf_counter() - started)
                 response.raise_for_status()
+                session = response.json().get("session", session)
             last = " ".join(r.get("text", "") for r in response.json()["replies"])
             if "案件编号" not in last:
                 print(f"warning: conversation did not end with a case: {last[:80]}")

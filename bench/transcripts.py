@@ -110,10 +110,13 @@ def play(gateway: str, script: Script, sender: str | None = None) -> tuple[list[
     sender = sender or f"transcript-{uuid.uuid4().hex[:8]}"
     transcript: list[tuple[str, list[str]]] = []
     number = None
+    session = None  # the conversation's, from the first answer
     with requests.Session() as http:
         for line in script.lines:
-            response = http.post(f"{gateway}/chat/api/messages", json={"sender": sender, "text": line}, timeout=60)
+            response = http.post(f"{gateway}/chat/api/messages", timeout=60,
+                                 json={"sender": sender, "text": line, "session": session})
             response.raise_for_status()
+            session = response.json().get("session", session)
             replies = render(response.json()["replies"])
             transcript.append((line, replies))
             found = re.search(r"案件编号\s*(GY-\d{4}-\d+)", " ".join(replies))

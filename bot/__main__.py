@@ -266,6 +266,23 @@ def cmd_orgs_list(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_orgs_import(settings: Settings, args: argparse.Namespace) -> int:
+    """Load the union hierarchy from a YAML or CSV file: the report on stdout, or every
+    problem on stderr and exit 1 with nothing written."""
+    from bot.cases.errors import InvalidInput
+    from bot.cases.hierarchy import do_import_hierarchy, read_hierarchy
+
+    try:
+        data = read_hierarchy(Path(args.file))
+    except (InvalidInput, OSError, UnicodeDecodeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    report = asyncio.run(_with_session(
+        settings, lambda session: do_import_hierarchy(session, data=data, dry_run=args.dry_run)))
+    print(report.format(), file=sys.stdout if report.ok else sys.stderr)
+    return 0 if report.ok else 1
+
+
 def cmd_handback(settings: Settings, args: argparse.Namespace) -> int:
     """Give a conversation in human handoff back to the bot (the console has a button too)."""
     from bot.cases.errors import NotFound
@@ -456,6 +473,11 @@ def build_parser() -> argparse.ArgumentParser:
     list_orgs = orgs.add_parser("list", help="every union body: code, name, kind, parent")
     list_orgs.add_argument("--json", action="store_true")
     list_orgs.set_defaults(func=cmd_orgs_list)
+    import_orgs = orgs.add_parser("import", help="load the union hierarchy from FILE.yml or FILE.csv "
+                                  "(bot/cases/hierarchy.py); exit 1 and nothing written on any problem")
+    import_orgs.add_argument("file")
+    import_orgs.add_argument("--dry-run", action="store_true", help="check and count, write nothing")
+    import_orgs.set_defaults(func=cmd_orgs_import)
     admin = sub.add_parser("createadmin", help="create an admin account (password from GONGYOU_ADMIN_PASSWORD or a prompt)")
     admin.add_argument("--username", required=True)
     admin.add_argument("--name")

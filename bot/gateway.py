@@ -10,7 +10,9 @@ delivered the same way whoever picks it up.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -28,13 +30,29 @@ from bot.channels.webchat import WebChatChannel
 from bot.channels.wechat import WeChatChannel
 from bot.db import create_engine, create_sessionmaker, session_scope
 from bot.dialogue.pipeline import InboundPipeline
-from bot.dialogue.rasa_client import RasaClient
+from bot.dialogue.rasa_client import RasaClient, RasaError
 from bot.notify.console import ConsoleSender
-from bot.notify.dispatcher import ChannelSender, Dispatcher, Sender
+from bot.notify.dispatcher import ChannelSender, Dispatcher, Sender, turn_progress
 from bot.notify.texts import render
 from bot.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+
+def webchat_secret(settings: Settings) -> str:
+    """The key that signs web chat sessions: ``WEBCHAT_SECRET``, else one made up once and
+    kept in ``var/`` (every gateway sharing that directory, or the variable, agrees)."""
+    if settings.webchat_secret:
+        return settings.webchat_secret
+    path = settings.var_dir / "webchat.secret"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        settings.var_dir.mkdir(parents=True, exist_ok=True)
+        secret = secrets.token_urlsafe(32)
+        path.write_text(secret)
+        path.chmod(0o600)
+        return secret
 
 
 class Gateway:
@@ -55,7 +73,8 @@ class Gateway:
             from redis.asyncio import Redis
 
             self.redis = Redis.from_url(settings.redis_url, socket_timeout=2)
-        self.webchat = WebChatChannel(sessionmaker=self.sessionmaker, render=render)
+        self.webchat = WebChatChannel(sessionmaker=self.sessionmaker, render=render,
+                                      secret=webchat_secret(settings))
         self.telegram: TelegramChannel | None = None
         self.wechat: WeChatChannel | None = None
         if settings.telegram is not None:
@@ -69,13 +88,15 @@ class Gateway:
             )
         channels: list[Channel] = [c for c in (self.webchat, self.telegram, self.wechat) if c is not None]
         self.channels: dict[str, Channel] = {c.name: c for c in channels}
-        self.pipeline = InboundPipeline(sessionmaker=self.sessionmaker, rasa=self.rasa,
-                                        evidence_dir=settings.evidence_dir, channels=self.channels)
-        senders: dict[str, Sender] = {name: ChannelSender(c) for name, c in self.channels.items()}
+        progress = turn_progress(self.sessionmaker)
+        senders: dict[str, Sender] = {name: ChannelSender(c, progress) for name, c in self.channels.items()}
         senders[ConsoleSender.channel] = ConsoleSender(sessionmaker=self.sessionmaker)
-        # No fallback: a row for a channel this gateway does not run stays undelivered
-        # (dead, visible to staff), never "sent" to a log nobody reads.
+        # No fallback: a row for a channel this gateway does not run is left for one that
+        # does, never "sent" to a log nobody reads.
         self.dispatcher = Dispatcher(sessionmaker=self.sessionmaker, senders=senders)
+        self.pipeline = InboundPipeline(sessionmaker=self.sessionmaker, rasa=self.rasa,
+                                        evidence_dir=settings.evidence_dir, channels=self.channels,
+                                        dispatcher=self.dispatcher)
         self._started = True
 
     async def close(self) -> None:
@@ -89,6 +110,17 @@ class Gateway:
             await self.redis.aclose()
         await self.http.close()
         await self.engine.dispose()
+
+    async def dialogue_up(self) -> bool:
+        """Rasa has a model and the action server answers: only then are kept messages
+        tried again (a turn without actions would only fail, or half-run a form)."""
+        try:
+            await self.rasa.status()
+            async with self.http.get(f"{self.settings.action_url}/health",
+                                     timeout=aiohttp.ClientTimeout(total=3)) as response:
+                return response.status == 200
+        except (RasaError, aiohttp.ClientError, asyncio.TimeoutError):
+            return False
 
     async def scheduler_round(self, *, now: datetime) -> list[Breach]:
         """Deadlines passed (cases escalate) and handoffs nobody took (escalate too)."""

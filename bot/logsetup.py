@@ -1,28 +1,29 @@
-"""Logging for all our processes, with personal data masked before anything is written."""
+"""Logging for our own processes, with personal data masked before anything is written.
+
+Every record passes :class:`bot.logmask.MaskingFilter` on the one root handler: messages,
+tracebacks (SQL parameters included) and ``extra`` fields. aiohttp's access log is not given
+a format of its own: its lines (``"GET /wechat?signature=…&openid=… HTTP/1.1"``,
+``/upload/<token>``, the Referer) reach the same handler and the filter masks the query
+values, openids and upload tokens, as it does in the lines of Rasa and the action server
+that ``bot/stack.py`` captures — one set of rules for every log line, not one per logger.
+Crashes outside any handler (an uncaught exception) are logged through it too.
+"""
 
 from __future__ import annotations
 
 import logging
-import re
+import sys
+from types import TracebackType
 
-# Mainland mobile numbers and 18-character resident ID numbers, wherever they appear.
-_PHONE = re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)")
-_ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])(\d{6})\d{8}(\d{3}[\dXx])(?![0-9A-Za-z])")
-
-
-def mask_pii(text: str) -> str:
-    """``13812345678`` → ``138****5678``; an ID number keeps its region and check digits."""
-    text = _ID_NUMBER.sub(r"\1********\2", text)
-    return _PHONE.sub(r"\1****\2", text)
+from bot.logmask import MaskingFilter
 
 
-class MaskingFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        masked = mask_pii(message)
-        if masked != message:
-            record.msg, record.args = masked, None
-        return True
+def _log_uncaught(kind: type[BaseException], value: BaseException, tb: TracebackType | None) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, value, tb)
+        return
+    # Python would print the traceback to stderr as it is; this way it is masked first.
+    logging.getLogger("bot").critical("uncaught exception", exc_info=(kind, value, tb))
 
 
 def setup_logging(level: int = logging.INFO) -> None:
@@ -32,7 +33,9 @@ def setup_logging(level: int = logging.INFO) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    sys.excepthook = _log_uncaught
     # Alembic narrates every plugin and migration at INFO; only problems matter here.
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    # httpx logs each request URL at INFO, and Telegram's URLs contain the bot token.
+    # httpx logs each request URL at INFO, and Telegram's URLs contain the bot token (masked
+    # now, but a line per API call is noise).
     logging.getLogger("httpx").setLevel(logging.WARNING)

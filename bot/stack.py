@@ -1,8 +1,14 @@
 """Run the three processes (Rasa, action server, gateway) together, as `make run` does.
 
-Each child runs in its own process group with its output in ``var/logs/<name>.log``. On
+Each child runs in its own process group with its output in ``var/logs/<name>.log``, copied
+there line by line through :func:`bot.logmask.mask_line` (Rasa and the action server log
+sender ids, messages and tracebacks as they are). On
 Ctrl-C (SIGINT) or SIGTERM every group gets SIGTERM, then SIGKILL after a grace period, so
-no process is left listening. If one child dies, the others are stopped too.
+no process is left listening. A child that dies while the stack runs is started again with
+the same command and log (nothing is lost by it: messages are stored before they are
+acknowledged, and channels deliver again what was not); one that keeps dying
+(``RESTART_LIMIT`` times within ``RESTART_WINDOW`` s) stops the whole stack. A child that
+dies before the stack is first healthy stops it at once: that is a set-up error to show.
 """
 
 from __future__ import annotations
@@ -15,19 +21,27 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import aiohttp
 
 from bot.cases.demo import DEMO_LOGINS, do_seed_demo, do_set_demo_passwords
 from bot.db import create_engine, create_sessionmaker, session_scope
+from bot.logmask import mask_line
 from bot.migrate import upgrade
 from bot.settings import PROJECT_ROOT, Settings
 
 GRACE_SECONDS = 15
 READY_TIMEOUT = 600
+RESTART_LIMIT, RESTART_WINDOW = 5, 60.0
+SUPERVISE_EVERY = 0.5  # seconds between looks at the children
+# A line longer than this is masked in pieces (a number split across two may then show).
+MAX_LINE = 1 << 20
 
 
 class StackError(RuntimeError):
@@ -39,6 +53,8 @@ class Child:
     name: str
     command: list[str]
     process: subprocess.Popen[bytes] | None = None
+    log_writer: threading.Thread | None = None
+    restarts: deque[float] = field(default_factory=deque)  # when it was restarted (monotonic)
 
     @property
     def log_path(self) -> Path:
@@ -47,6 +63,19 @@ class Child:
 
 def _say(message: str) -> None:
     print(f"[gongyou] {message}", flush=True)
+
+
+def copy_masked(source: IO[bytes], log: IO[bytes]) -> None:
+    """Copy a child's output to its log line by line, masked, until the child's end of the
+    pipe closes. It keeps reading even if the log cannot be written, so a full disk never
+    blocks the child on a full pipe."""
+    with source, log:
+        for line in iter(lambda: source.readline(MAX_LINE), b""):
+            try:
+                log.write(mask_line(line.decode("utf-8", "replace")).encode())
+                log.flush()  # the tail shown when a child dies must be in the file
+            except OSError:
+                pass
 
 
 def _port_in_use(host: str, port: int) -> bool:
@@ -145,6 +174,8 @@ class Stack:
         self.settings = settings
         self.children = children(settings, rasa_bin=rasa_bin, model=model)
         self._stopping = False
+        self._env = child_env(settings)
+        self._tasks: set[asyncio.Task[None]] = set()
         self.logins: dict[str, str] = {}
 
     def check_ports(self) -> None:
@@ -165,19 +196,50 @@ class Stack:
             )
 
     def start(self) -> None:
-        env = child_env(self.settings)
         for child in self.children:
-            child.log_path.parent.mkdir(parents=True, exist_ok=True)
-            log = child.log_path.open("ab")
+            self._spawn(child)
+
+    def _spawn(self, child: Child) -> None:
+        """Start ``child`` in its own process group, its output appended to its log."""
+        child.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = child.log_path.open("ab")
+        try:
             child.process = subprocess.Popen(
-                child.command, cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
+                child.command, cwd=PROJECT_ROOT, env=self._env, stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             )
+        except BaseException:
             log.close()
-            _say(f"started {child.name} (pid {child.process.pid}, log {child.log_path.relative_to(PROJECT_ROOT)})")
+            raise
+        assert child.process.stdout is not None
+        child.log_writer = threading.Thread(
+            target=copy_masked, args=(child.process.stdout, log), name=f"log-{child.name}", daemon=True,
+        )
+        child.log_writer.start()
+        _say(f"started {child.name} (pid {child.process.pid}, log {child.log_path.relative_to(PROJECT_ROOT)})")
+
+    def restart(self, child: Child) -> None:
+        """Start a child that exited again, with the same command and log.
+
+        Raises:
+            StackError: it exited ``RESTART_LIMIT`` times within ``RESTART_WINDOW`` seconds.
+        """
+        now = time.monotonic()
+        while child.restarts and child.restarts[0] < now - RESTART_WINDOW:
+            child.restarts.popleft()
+        if len(child.restarts) >= RESTART_LIMIT:
+            raise StackError(f"{child.name} exited {RESTART_LIMIT + 1} times within {RESTART_WINDOW:.0f}s; "
+                             f"giving up:\n{_tail(child.log_path)}")
+        child.restarts.append(now)
+        _signal_group(child, signal.SIGKILL)  # a grandchild left behind must not hold the port
+        _drain(child, timeout=2)
+        self._spawn(child)
 
     def dead_child(self) -> Child | None:
-        return next((c for c in self.children if c.process and c.process.poll() is not None), None)
+        dead = next((c for c in self.children if c.process and c.process.poll() is not None), None)
+        if dead is not None:
+            _drain(dead, timeout=2)  # its last lines, the reason it died, into its log
+        return dead
 
     def stop(self) -> None:
         """SIGTERM every process group, then SIGKILL what is left after the grace period."""
@@ -196,6 +258,7 @@ class Stack:
             _signal_group(child, signal.SIGKILL)
             if child.process:
                 child.process.wait()
+            _drain(child, timeout=5)
         _say("all processes stopped")
 
     async def wait_healthy(self) -> None:
@@ -222,11 +285,35 @@ class Stack:
         raise StackError(f"not healthy after {READY_TIMEOUT}s: {last_reason}")
 
     async def supervise(self) -> None:
+        """Restart each child that exits, until the stack stops.
+
+        Raises:
+            StackError: a child kept dying (see :meth:`restart`).
+        """
         while not self._stopping:
-            dead = self.dead_child()
-            if dead is not None:
-                raise StackError(f"{dead.name} exited (code {dead.process.returncode}):\n{_tail(dead.log_path)}")
-            await asyncio.sleep(1)
+            for child in self.children:
+                code = child.process.poll() if child.process else None
+                if code is None:
+                    continue
+                _drain(child, timeout=2)  # its last lines, the reason it died, into its log
+                _say(f"{child.name} exited (code {code}); restarting")
+                self.restart(child)
+                if child.name == "fakes" and fake_channels_wanted():
+                    # the fake Telegram forgot its webhook: set it again, as an operator would
+                    task = asyncio.create_task(self._repoint_telegram())
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+            await asyncio.sleep(SUPERVISE_EVERY)
+
+    async def _repoint_telegram(self) -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not self._stopping:
+            try:
+                await point_telegram_at_gateway(self.settings)
+                return
+            except (aiohttp.ClientError, StackError):
+                await asyncio.sleep(0.5)
+        _say("the restarted fake Telegram API did not take the webhook; Telegram updates will not arrive")
 
 
 def _signal_group(child: Child, sig: int) -> None:
@@ -236,6 +323,13 @@ def _signal_group(child: Child, sig: int) -> None:
         os.killpg(child.process.pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _drain(child: Child, *, timeout: float) -> None:
+    """Wait until the child's output is in its log (its pipe closes once the whole process
+    group has exited; a grandchild still holding it is not waited for past ``timeout``)."""
+    if child.log_writer is not None:
+        child.log_writer.join(timeout)
 
 
 def _tail(path: Path, lines: int = 30) -> str:

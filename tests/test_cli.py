@@ -126,3 +126,74 @@ def test_users_add_creates_an_account_that_can_log_in(cli) -> None:  # type: ign
     no_password = cli("users", "add", "--username", "li.na", "--org", "pq-kaifaqu", "--role", "staff", ok=False,
                       extra_env={"GONGYOU_ADMIN_PASSWORD": ""})
     assert no_password.returncode == 1 and "no password" in no_password.stderr
+
+
+HIERARCHY_YAML = """\
+bodies:
+  - {code: nb, name: 宁波市总工会, kind: city_federation, region: 宁波市, hotline: "12351"}
+  - {code: nb-intake, name: 宁波市总工会职工服务中心, kind: intake_desk, parent: nb}
+  - {code: nb-yinzhou, name: 鄞州区总工会, kind: district, parent: nb}
+  - {code: nb-zhonghe, name: 中河街道总工会, kind: street, parent: nb-yinzhou, places: [中河]}
+  - {code: nb-pq-zhonghe, name: 中河片区工委, kind: pianqu, parent: nb-zhonghe, places: [中河街道]}
+employers:
+  - {name: 宁波中河模具有限公司, street: 中河街道, aliases: [中河模具厂]}
+coverage:
+  - {org: nb-pq-zhonghe, employers: [宁波中河模具有限公司]}
+policies:
+  - {accept_days: 1, respond_days: 3, resolve_days: 15}
+"""
+HIERARCHY_CSV = """\
+code,name,kind,parent,region,hotline,province,places
+nb,宁波市总工会,city_federation,,宁波市,12351,,
+nb-intake,宁波市总工会职工服务中心,intake_desk,nb,,,,
+nb-yinzhou,鄞州区总工会,district,nb,,,,
+nb-zhonghe,中河街道总工会,street,nb-yinzhou,,,,中河
+nb-pq-zhonghe,中河片区工委,pianqu,nb-zhonghe,,,,中河街道
+nb-shounan,首南街道总工会,street,nb-yinzhou,,,,首南|首南街
+nb-ah,安徽省驻宁波老乡服务办公室,liaison_office,nb,,,安徽,
+"""
+
+
+def test_orgs_import_reports_checks_and_loads_a_hierarchy(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    own = {"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/own.db"}  # one store, one hierarchy
+    cli("migrate", extra_env=own)
+
+    def orgs() -> list[str]:
+        return [o["code"] for o in json.loads(cli("orgs", "list", "--json", extra_env=own).stdout)]
+
+    bad = tmp_path / "bad.yml"
+    bad.write_text(HIERARCHY_YAML.replace("parent: nb-zhonghe,", "parent: nb-yinzhou,")
+                   .replace("employers: [宁波中河模具有限公司]", "employers: [中河模具]"), encoding="utf-8")
+    refused = cli("orgs", "import", str(bad), ok=False, extra_env=own)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert refused.stderr.splitlines() == [
+        "2 problem(s), nothing written:",
+        "  line 6, bodies[4]: a 片区 sits under a street/town union, and 'nb-yinzhou' is a district",
+        "  line 10, coverage[0]: employer '中河模具' is not in employers (by full name)",
+    ]
+    assert orgs() == []
+
+    good = tmp_path / "nb.yml"
+    good.write_text(HIERARCHY_YAML, encoding="utf-8")
+    dry = cli("orgs", "import", str(good), "--dry-run", extra_env=own).stdout
+    assert "bodies     created   5  updated   0  unchanged   0" in dry and "dry run: nothing written" in dry
+    assert orgs() == []
+    loaded = cli("orgs", "import", str(good), extra_env=own).stdout
+    assert loaded.splitlines()[0] == "bodies     created   5  updated   0  unchanged   0"
+    assert "coverage   created   1" in loaded and "dry run" not in loaded
+    assert orgs() == ["nb", "nb-intake", "nb-yinzhou", "nb-zhonghe", "nb-pq-zhonghe"]
+
+    table = tmp_path / "nb.csv"
+    table.write_text(HIERARCHY_CSV, encoding="utf-8")
+    csv_report = cli("orgs", "import", str(table), extra_env=own).stdout
+    assert "bodies     created   2  updated   0  unchanged   5" in csv_report
+    assert "places     created   2  updated   0  unchanged   2" in csv_report
+    assert set(orgs()[-2:]) == {"nb-shounan", "nb-ah"}
+
+    # the demo's store already has its city federation: another union's file is refused
+    other = cli("orgs", "import", str(good), ok=False)
+    assert other.returncode == 1 and "one store holds one hierarchy" in other.stderr
+    missing = cli("orgs", "import", str(tmp_path / "nowhere.yml"), ok=False, extra_env=own)
+    assert missing.returncode == 1 and missing.stderr.startswith("error:") and "nowhere.yml" in missing.stderr
+    wrong = cli("orgs", "import", str(tmp_path / "nb.txt"), ok=False, extra_env=own)
+    assert wrong.returncode == 1 and "expected a .yml, .yaml or .csv file" in wrong.stderr

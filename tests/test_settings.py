@@ -65,3 +65,43 @@ def test_the_environment_wins_over_dotenv(tmp_path: Path) -> None:
     dotenv.write_text("GATEWAY_PORT=7777\nRASA_PORT=6006\n")
     s = load_settings({"GATEWAY_PORT": "8888"}, dotenv=dotenv)
     assert s.gateway_port == 8888 and s.rasa_port == 6006
+
+
+WECHAT = {"WECHAT_TOKEN": "t", "WECHAT_APP_ID": "wxid", "WECHAT_APP_SECRET": "s"}
+
+
+def test_in_production_wechat_without_an_aes_key_is_off_and_says_why() -> None:
+    s = load_settings({**WECHAT, "GONGYOU_ENV": "production"}, dotenv=NO_DOTENV)
+    assert s.env == "production" and s.wechat is None
+    [reason] = [r for r in s.disabled_channels if r.startswith("wechat")]
+    assert "plain mode" in reason and "WECHAT_AES_KEY" in reason and "WECHAT_ALLOW_PLAIN=1" in reason
+    # safe mode is what production wants
+    safe = load_settings({**WECHAT, "GONGYOU_ENV": "production", "WECHAT_AES_KEY": "k" * 43}, dotenv=NO_DOTENV)
+    assert safe.wechat is not None and not any(r.startswith("wechat") for r in safe.disabled_channels)
+
+
+def test_plain_mode_in_production_only_when_explicitly_allowed() -> None:
+    s = load_settings({**WECHAT, "GONGYOU_ENV": "production", "WECHAT_ALLOW_PLAIN": "1"}, dotenv=NO_DOTENV)
+    assert s.wechat is not None and s.wechat.aes_key is None and s.wechat.allow_plain
+    assert not any(r.startswith("wechat") for r in s.disabled_channels)
+
+
+def test_outside_production_plain_mode_stays_on() -> None:
+    s = load_settings(WECHAT, dotenv=NO_DOTENV)
+    assert s.env == "development" and s.wechat is not None and not s.wechat.allow_plain
+
+
+@pytest.mark.parametrize("name, value", [("GONGYOU_ENV", "prod"), ("WECHAT_ALLOW_PLAIN", "maybe")])
+def test_a_bad_environment_or_flag_names_its_variable(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        load_settings({**WECHAT, name: value}, dotenv=NO_DOTENV)
+
+
+def test_in_production_the_web_chat_is_off_unless_asked_for(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from bot.settings import load_settings
+
+    none = tmp_path / "none.env"
+    assert load_settings({}, dotenv=none).webchat_enabled  # a developer's machine
+    assert not load_settings({"GONGYOU_ENV": "production"}, dotenv=none).webchat_enabled  # behind the proxy
+    assert load_settings({"GONGYOU_ENV": "production", "WEBCHAT_ENABLED": "1"}, dotenv=none).webchat_enabled
+    assert load_settings({"METRICS_TOKEN": "t0k"}, dotenv=none).metrics_token == "t0k"

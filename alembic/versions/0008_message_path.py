@@ -1,4 +1,4 @@
-"""message path: callback nonces, turn rows in the outbox, city region and hotline
+"""message path: callback nonces, turn rows in the outbox, inbound leases, city region and hotline
 
 Revision ID: 0008
 Revises: 0007
@@ -31,6 +31,9 @@ def upgrade() -> None:
     with op.batch_alter_table('callback_nonces', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_callback_nonces_seen_at'), ['seen_at'], unique=False)
 
+    with op.batch_alter_table('inbound_messages', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('lease_until', sa.DateTime(timezone=True), nullable=True))
+
     with op.batch_alter_table('orgs', schema=None) as batch_op:
         batch_op.add_column(sa.Column('region', sa.String(length=64), nullable=True))
         batch_op.add_column(sa.Column('hotline', sa.String(length=32), nullable=True))
@@ -47,6 +50,9 @@ def downgrade() -> None:
         batch_op.drop_constraint(batch_op.f('fk_outbox_inbound_id_inbound_messages'), type_='foreignkey')
         batch_op.drop_index(batch_op.f('ix_outbox_inbound_id'))
         batch_op.drop_column('inbound_id')
+
+    with op.batch_alter_table('inbound_messages', schema=None) as batch_op:
+        batch_op.drop_column('lease_until')
 
     with op.batch_alter_table('orgs', schema=None) as batch_op:
         batch_op.drop_column('hotline')

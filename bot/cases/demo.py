@@ -1,35 +1,38 @@
 """Demo data: the union organisation of Yiwu (义乌) and a few dozen historical cases, so a
 fresh `make run` has union bodies to route to and statistics with something true to show.
 
-The organisation is written as reference rows. Every case, by contrast, is opened and moved
-through the real domain functions (intake, workflow, review) in time order across all cases,
-so timelines, deadlines, collective flags and outbox rows are what real use would leave.
+The organisation is data, ``hierarchy_yiwu.yml``, loaded by the hierarchy import every
+union's own file goes through (``python -m bot orgs import``). Every case is opened and
+moved through the real domain functions (intake, workflow, review) in time order across all
+cases, so timelines, deadlines, collective flags and outbox rows are what real use would
+leave.
 
-Idempotent: orgs, employers, users, experts, policies and calendar days are created only
-when missing (by code, name or key); a case is replayed only when no case carries its
-``source_key`` (``demo:NN``). A second run creates nothing. The history goes only into a
-case store without real cases: made-up cases would otherwise be flagged collective with real
-ones and counted in their statistics.
+Idempotent: the import creates only what is missing and changes nothing that matches; users,
+expert log-ins and calendar days are created only when missing (by name or key); a case is
+replayed only when no case carries its ``source_key`` (``demo:NN``). A second run creates
+nothing. The history goes only into a case store without real cases: made-up cases would
+otherwise be flagged collective with real ones and counted in their statistics.
 """
 
 from __future__ import annotations
 
+import functools
 import random
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cases.deadlines import UNION_TZ
-from bot.cases.intake import INTAKE_ORG_CODE, CaseDraft, do_open_case
+from bot.cases.errors import InvalidInput
+from bot.cases.hierarchy import Hierarchy, do_import_hierarchy, read_hierarchy
+from bot.cases.intake import CaseDraft, do_open_case
 from bot.cases.messages import get_or_create_contact
 from bot.cases.models import Case, Org
-from bot.cases.org_models import (
-    CalendarDay, Coverage, DeadlinePolicy, Employer, EmployerAlias, Expert, OrgKind, Role,
-    StaffUser,
-)
+from bot.cases.org_models import CalendarDay, Expert, OrgKind, Role, StaffUser
 from bot.cases.outbox import OutboxMessage, OutboxStatus
 from bot.cases.review import do_cast_vote, do_rate, do_request_review
 from bot.cases.workflow import (
@@ -43,88 +46,16 @@ CITY_CODE = "city"
 SOURCE_PREFIX = "demo:"
 
 # ---------------------------------------------------------------------------------------
-# The organisation. Place names are what load_jurisdiction derives from a street union's
-# name (稠江街道总工会 → 稠江街道), so 片区 coverage by place uses exactly those names.
+# The organisation is data (hierarchy_yiwu.yml), loaded through the same import as any
+# union's own file. Staff accounts, expert log-ins and the calendar are the demo's own.
 
-DISTRICTS = [  # district-level working units grouping the towns and streets
-    ("dist-chengqu", "义乌市城区工会工作委员会"),
-    ("dist-beibu", "义乌市北部工会工作委员会"),
-    ("dist-nanbu", "义乌市南部工会工作委员会"),
-]
-STREETS = [  # code, name, district, other names workers write for the place
-    ("st-choucheng", "稠城街道总工会", "dist-chengqu", ("稠城",)),
-    ("st-jiangdong", "江东街道总工会", "dist-chengqu", ()),  # not "江东": it is inside 浙江东阳
-    ("st-beiyuan", "北苑街道总工会", "dist-beibu", ("北苑",)),
-    ("st-suxi", "苏溪镇总工会", "dist-beibu", ("苏溪",)),
-    ("st-choujiang", "稠江街道总工会", "dist-nanbu", ("稠江", "经济开发区")),
-    ("st-fotang", "佛堂镇总工会", "dist-nanbu", ("佛堂",)),
-]
-PIANQU = [  # code, name, parent street, places covered (江东街道 has no place-wide 片区)
-    ("pq-binwang", "宾王片区工委", "st-choucheng", ("稠城街道", "稠城")),
-    ("pq-huangyuan", "篁园市场片区工委", "st-choucheng", ()),
-    ("pq-qingkou", "青口片区工委", "st-jiangdong", ()),
-    ("pq-beiyuan", "北苑片区工委", "st-beiyuan", ("北苑街道", "北苑")),
-    ("pq-suxi", "苏溪片区工委", "st-suxi", ("苏溪镇", "苏溪")),
-    ("pq-choujiang", "稠江片区工委", "st-choujiang", ("稠江街道", "稠江")),
-    ("pq-kaifaqu", "经济开发区片区工委", "st-choujiang", ("经济开发区",)),
-    ("pq-fotang", "佛堂片区工委", "st-fotang", ("佛堂镇", "佛堂")),
-]
-LIAISONS = [
-    ("liaison-jx", "江西省驻义乌老乡服务办公室", "江西"),
-    ("liaison-hn", "河南省驻义乌老乡服务办公室", "河南"),
-    ("liaison-gz", "贵州省驻义乌老乡服务办公室", "贵州"),
-]
+HIERARCHY_FILE = Path(__file__).with_name("hierarchy_yiwu.yml")
 
-
-@dataclass(frozen=True)
-class EmployerRow:
-    key: str
-    name: str
-    street: str  # place name of its street or town
-    aliases: tuple[str, ...]  # as workers write it
-    union: bool = False  # has a company union (code cu-<key>)
-    pianqu: str | None = None  # 片区 covering it by company
-
-
-EMPLOYERS = [
-    EmployerRow("xinda", "义乌市鑫达电子有限公司", "稠江街道", ("鑫达电子厂", "鑫达电子"), True, "pq-kaifaqu"),
-    EmployerRow("jiahe", "义乌市佳禾拉链有限公司", "稠江街道", ("佳禾拉链厂", "佳禾拉链"), True, "pq-kaifaqu"),
-    EmployerRow("xinrong", "义乌市欣荣玩具有限公司", "稠江街道", ("欣荣玩具厂",), False, "pq-kaifaqu"),
-    EmployerRow("hengtai", "浙江恒泰服饰有限公司", "北苑街道", ("恒泰服饰", "恒泰制衣厂"), True),
-    EmployerRow("tiancheng", "义乌市天成印刷有限公司", "北苑街道", ("天成印刷厂", "天成印刷"), True),
-    EmployerRow("xinguang", "义乌市新光塑料制品有限公司", "北苑街道", ("新光塑料厂",)),
-    EmployerRow("huafeng", "义乌市华丰饰品有限公司", "稠城街道", ("华丰饰品厂", "华丰饰品"), True, "pq-huangyuan"),
-    EmployerRow("suda", "义乌市速达快递服务有限公司", "稠城街道", ("速达快递", "速达网点"), False, "pq-huangyuan"),
-    EmployerRow("hongtaiyang", "义乌市红太阳餐饮管理有限公司", "稠城街道", ("红太阳饭店", "红太阳酒楼")),
-    EmployerRow("chenguang", "义乌市晨光保安服务有限公司", "稠城街道", ("晨光保安",)),
-    EmployerRow("shunjie", "义乌市顺捷物流有限公司", "江东街道", ("顺捷物流", "顺捷快运"), False, "pq-qingkou"),
-    EmployerRow("xiyue", "义乌市喜悦电子商务有限公司", "江东街道", ("喜悦电商", "喜悦网店"), False, "pq-qingkou"),
-    EmployerRow("jinxiu", "义乌市锦绣化妆品有限公司", "江东街道", ("锦绣化妆品厂",), True, "pq-qingkou"),
-    EmployerRow("jincheng", "义乌市金诚针织有限公司", "苏溪镇", ("金诚针织厂", "金诚袜厂"), True),
-    EmployerRow("lanhai", "义乌市蓝海无缝针织有限公司", "苏溪镇", ("蓝海无缝", "蓝海针织厂")),
-    EmployerRow("chengxin", "义乌市诚信包装有限公司", "苏溪镇", ("诚信包装厂", "诚信纸箱厂")),
-    EmployerRow("hongyuan", "浙江宏远建设有限公司", "佛堂镇", ("宏远建设", "宏远工地"), True),
-    EmployerRow("meitu", "义乌市美途工艺品有限公司", "佛堂镇", ("美途工艺品厂", "美途工艺")),
-    EmployerRow("hongda", "义乌市宏达五金工具有限公司", "佛堂镇", ("宏达五金厂",)),
-    EmployerRow("changsheng", "义乌市昌盛家居用品有限公司", "佛堂镇", ("昌盛家居厂", "昌盛家居")),
-]
-
-EXPERTS = [  # the review pool (有评判)
-    ("陈建国", "退休法官，原义乌市人民法院民事审判庭庭长"),
-    ("王丽萍", "律师，浙江商城律师事务所劳动争议业务部主任"),
-    ("刘志强", "兼职劳动人事争议仲裁员"),
-    ("张秀英", "人民调解员，义乌市劳动争议人民调解委员会"),
-    ("周海涛", "法律援助律师，义乌市法律援助中心"),
-    ("吴美华", "原义乌市总工会法律工作部部长"),
-]
 STAFF_NAMES = (
     "王建华 李丽娟 张志刚 刘海燕 陈国平 杨晓东 黄春梅 赵伟民 吴静 周红英 徐立新 孙秀兰 马明 朱亚萍 胡永强 "
     "郭玉芳 何俊杰 林雪梅 罗德胜 高建军 梁晓红 宋卫东 郑小燕 谢国庆 韩冬梅 唐志明 冯丽华 于海波 董建平 萧文静 "
     "程立伟 曹慧敏 袁志华 邓雅琴"
 ).split()
-
-# Working days allowed (accept, respond, resolve); the default is conversations.md's 1/3/15.
-POLICIES = [(None, None, 1, 3, 15), (None, "injury", 1, 2, 10)]
 
 # 2026 public holidays and make-up working days (调休), from 国务院办公厅关于2026年部分节假日
 # 安排的通知 (4 Nov 2025, via Xinhua). Later years must be added when they are announced.
@@ -372,13 +303,14 @@ async def do_seed_demo(
 
     ``now`` is the reference time the history is laid out before (default: the clock).
     ``history=False`` loads only the organisation (the history takes a few seconds).
+
+    Raises:
+        InvalidInput: the store holds another union's hierarchy (its own city federation),
+            which the demo must not be mixed into.
     """
-    created, orgs = await _seed_orgs(session)
-    employers = await _seed_employers(session, orgs)
-    await _seed_coverage(session, orgs, employers)
+    created, orgs = await _seed_organisation(session)
     staff = await _seed_staff(session, orgs)
-    experts = await _seed_experts(session, orgs)
-    await _seed_policies(session)
+    experts = await _seed_expert_logins(session, orgs)
     await _seed_calendar(session)
     if history:
         now = (now or utcnow()).replace(microsecond=0)
@@ -387,93 +319,36 @@ async def do_seed_demo(
 
 
 # ---------------------------------------------------------------------------------------
-# Reference tables
+# The organisation, staff and calendar
 
 
-@dataclass(frozen=True)
-class OrgRow:
-    code: str
-    name: str
-    kind: str
-    parent: str | None
-    province: str | None = None
+@functools.cache
+def yiwu_hierarchy() -> Hierarchy:
+    """The demo organisation as read from ``hierarchy_yiwu.yml`` (immutable, read once)."""
+    return read_hierarchy(HIERARCHY_FILE)
 
 
-def demo_orgs() -> list[OrgRow]:
-    """Every demo union body, parents before children."""
-    pianqu_by_place = {place: code for code, _, _, places in PIANQU for place in places}
-    rows = [
-        OrgRow(CITY_CODE, "义乌市总工会", OrgKind.CITY.value, None),
-        OrgRow(INTAKE_ORG_CODE, "义乌市总工会职工服务受理中心", OrgKind.INTAKE.value, CITY_CODE),
-    ]
-    rows += [OrgRow(code, name, OrgKind.DISTRICT.value, CITY_CODE) for code, name in DISTRICTS]
-    rows += [OrgRow(code, name, OrgKind.STREET.value, dist) for code, name, dist, _ in STREETS]
-    rows += [OrgRow(code, name, OrgKind.PIANQU.value, street) for code, name, street, _ in PIANQU]
-    rows += [  # a company union sits under the 片区 covering its company (or its place)
-        OrgRow(f"cu-{e.key}", f"{e.name}工会", OrgKind.COMPANY.value,
-               e.pianqu or pianqu_by_place[e.street])
-        for e in EMPLOYERS if e.union
-    ]
-    rows += [OrgRow(code, name, OrgKind.LIAISON.value, CITY_CODE, province)
-             for code, name, province in LIAISONS]
-    return rows
-
-
-async def _seed_orgs(session: AsyncSession) -> tuple[int, dict[str, Org]]:
+async def _seed_organisation(session: AsyncSession) -> tuple[int, dict[str, Org]]:
+    """Import the demo hierarchy; returns bodies created and every org by code."""
+    report = await do_import_hierarchy(session, data=yiwu_hierarchy())
+    if not report.ok:
+        raise InvalidInput(f"the demo organisation cannot be loaded into this store:\n{report.format()}")
     orgs = {org.code: org for org in (await session.execute(select(Org))).scalars()}
-    created = 0
-    for row in demo_orgs():
-        if row.code in orgs:
-            continue
-        parent_id = orgs[row.parent].id if row.parent else None
-        org = Org(code=row.code, name=row.name, kind=row.kind, parent_id=parent_id,
-                  province=row.province)
-        session.add(org)
-        await session.flush()
-        orgs[row.code] = org
-        created += 1
-    return created, orgs
-
-
-async def _seed_employers(session: AsyncSession, orgs: dict[str, Org]) -> dict[str, Employer]:
-    by_name = {e.name: e for e in (await session.execute(select(Employer))).scalars()}
-    for row in EMPLOYERS:
-        if row.name not in by_name:
-            union_id = orgs[f"cu-{row.key}"].id if row.union else None
-            by_name[row.name] = Employer(name=row.name, street=row.street, union_org_id=union_id)
-            session.add(by_name[row.name])
-    await session.flush()
-    known = set((await session.execute(select(EmployerAlias.alias))).scalars())
-    session.add_all(
-        EmployerAlias(employer_id=by_name[row.name].id, alias=alias)
-        for row in EMPLOYERS for alias in row.aliases if alias not in known
-    )
-    return {row.key: by_name[row.name] for row in EMPLOYERS}
-
-
-async def _seed_coverage(
-    session: AsyncSession, orgs: dict[str, Org], employers: dict[str, Employer]
-) -> None:
-    wanted = [(orgs[code].id, place, None) for code, _, _, places in PIANQU for place in places]
-    wanted += [(orgs[code].id, place, None) for code, _, _, places in STREETS for place in places]
-    wanted += [(orgs[e.pianqu].id, None, employers[e.key].id) for e in EMPLOYERS if e.pianqu]
-    rows = (await session.execute(select(Coverage))).scalars()
-    have = {(c.org_id, c.place, c.employer_id) for c in rows}
-    session.add_all(
-        Coverage(org_id=o, place=p, employer_id=e) for o, p, e in wanted if (o, p, e) not in have
-    )
+    return report.counts["bodies"].created, orgs
 
 
 def staff_rows() -> list[tuple[str, str, str]]:
     """(username, org code, role): an admin at the city, one worker for every union body."""
     role = {OrgKind.COMPANY.value: Role.COMPANY_REP.value,
             OrgKind.LIAISON.value: Role.LIAISON.value}
+    bodies = yiwu_hierarchy().bodies
     rows = [("city.admin", CITY_CODE, Role.ADMIN.value)]
-    for org in demo_orgs():
-        kind_role = role.get(org.kind, Role.STAFF.value)
-        rows.append((f"{org.code}.{kind_role}", org.code, kind_role))
+    for body in bodies:
+        kind_role = role.get(body.kind, Role.STAFF.value)
+        rows.append((f"{body.code}.{kind_role}", body.code, kind_role))
     # each district working committee has an admin who reads its access log
-    rows += [(f"{code}.org_admin", code, Role.ORG_ADMIN.value) for code, _ in DISTRICTS]
+    rows += [(f"{b.code}.org_admin", b.code, Role.ORG_ADMIN.value)
+             for b in bodies if b.kind == OrgKind.DISTRICT.value]
     return rows
 
 
@@ -516,12 +391,14 @@ async def _seed_staff(session: AsyncSession, orgs: dict[str, Org]) -> dict[int, 
     return acting
 
 
-async def _seed_experts(session: AsyncSession, orgs: dict[str, Org]) -> list[int]:
-    """Create the missing pool members, each with an expert login; returns their ids."""
-    by_name = {e.name: e for e in (await session.execute(select(Expert))).scalars()}
+async def _seed_expert_logins(session: AsyncSession, orgs: dict[str, Org]) -> list[int]:
+    """An expert log-in (expert1, expert2 …) for each pool member of the demo file that has
+    none; returns the members' ids in file order."""
+    names = [entry.name for entry in yiwu_hierarchy().experts]
+    experts = {e.name: e for e in (await session.execute(select(Expert).where(Expert.name.in_(names)))).scalars()}
     users = {u.username: u for u in (await session.execute(select(StaffUser))).scalars()}
-    for i, (name, title) in enumerate(EXPERTS, start=1):
-        if name in by_name:
+    for i, name in enumerate(names, start=1):
+        if experts[name].staff_user_id is not None:
             continue
         user = users.get(f"expert{i}")
         if user is None:
@@ -529,19 +406,9 @@ async def _seed_experts(session: AsyncSession, orgs: dict[str, Org]) -> list[int
                              role=Role.EXPERT.value, password_hash=None)
             session.add(user)
             await session.flush()
-        by_name[name] = Expert(name=name, title=title, staff_user_id=user.id)
-        session.add(by_name[name])
+        experts[name].staff_user_id = user.id
     await session.flush()
-    return [by_name[name].id for name, _ in EXPERTS]
-
-
-async def _seed_policies(session: AsyncSession) -> None:
-    rows = (await session.execute(select(DeadlinePolicy))).scalars()
-    have = {(p.org_id, p.category) for p in rows}
-    session.add_all(
-        DeadlinePolicy(org_id=org, category=category, accept_days=a, respond_days=r, resolve_days=v)
-        for org, category, a, r, v in POLICIES if (org, category) not in have
-    )
+    return [experts[name].id for name in names]
 
 
 def calendar_days() -> list[tuple[date, bool, str]]:
@@ -656,7 +523,7 @@ def _plan_closing(story: Story, timeline: _Timeline) -> None:
         return
     votes = {"uphold": ["uphold", "uphold", "redo"], "redo": ["redo", "redo", "uphold"],
              "tie": ["uphold", "redo"]}
-    panel = timeline.rng.sample(range(len(EXPERTS)), len(votes[story.review]))
+    panel = timeline.rng.sample(range(len(yiwu_hierarchy().experts)), len(votes[story.review]))
     timeline.add(1, 24, "request_review", experts=panel)  # the first picked chairs; a tie is theirs
     for expert, vote in zip(panel, votes[story.review]):
         timeline.add(6, 40, "vote", expert=expert, vote=vote)

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.cases.deadlines import UNION_TZ, Calendar, load_calendar
+from bot.cases.words import beijing_words
 from bot.cases.errors import DomainError, InvalidInput, NotFound
 from bot.cases.messages import do_hand_back, do_request_handoff
 from bot.cases.models import OPEN_STATUSES, BigId, Case, Contact, InboundRecord, Org, OutboundRecord
@@ -94,7 +95,7 @@ def _contact_words(contact: Contact) -> str:
 
 
 def _local(moment: datetime) -> str:
-    return f"{moment.astimezone(UNION_TZ):%m月%d日 %H:%M}"
+    return beijing_words(moment)
 
 
 async def get_open_handoff(session: AsyncSession, *, contact_id: int) -> Handoff | None:

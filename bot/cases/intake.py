@@ -3,6 +3,11 @@
 Callers (the action server, later the console and the liaison relay) pass what the worker
 told us; this module decides everything else (routing in ``routing.py``). The caller owns
 the transaction.
+
+A case from outside the region (routing's "outside" decision) is not lost and not given to
+a union body here: the intake desk records it and refers it at once to the worker's local
+union, by the state machine's own steps (accept, then refer), with the reason in the event
+note and in what the worker is told.
 """
 
 from __future__ import annotations
@@ -22,14 +27,16 @@ from bot.cases.deadlines import UNION_TZ
 from bot.cases.errors import InvalidInput
 from bot.cases.evidence import do_attach_pending_evidence
 from bot.cases.models import (
-    OPEN_STATUSES, Case, CaseCollaborator, CaseCounter, CaseStatus, Category, Contact, Org,
+    OPEN_STATUSES, Case, CaseCollaborator, CaseCounter, CaseStatus, Category, Contact,
+    DeadlineKind, Org,
 )
 from bot.cases.orgs import load_jurisdiction
 from bot.cases.routing import RoutingDecision, RoutingRequest, normalise_name, route_case
-from bot.cases.workflow import Change, record_event
+from bot.cases.workflow import Change, do_accept, do_refer, record_event
 from bot.db import utcnow
 
 INTAKE_ORG_CODE = "city-intake"
+INTAKE_ACTOR = "system:intake"
 COLLECTIVE_MIN_CASES = 3
 COLLECTIVE_WINDOW = timedelta(days=30)
 
@@ -112,15 +119,16 @@ async def do_open_case(
         if existing is not None:
             return existing
     now = now or utcnow()
+    jurisdiction = await load_jurisdiction(session)
     decision = route_case(
         RoutingRequest(
             category=draft.category, employer=draft.employer, location=draft.location,
             headcount=draft.headcount, consent_company_union=draft.consent_company_union,
             hometown=draft.hometown,
         ),
-        await load_jurisdiction(session),
+        jurisdiction,
     )
-    org = await session.get_one(Org, decision.org.id)
+    org = await session.get_one(Org, (decision.org or jurisdiction.intake).id)
     case = Case(
         number=await _next_case_number(session, year=now.astimezone(UNION_TZ).year),
         contact_id=contact.id,
@@ -162,8 +170,41 @@ async def do_open_case(
     )
     await deadlines.do_schedule_initial(session, case=case, now=now)
     await do_attach_pending_evidence(session, case=case, now=now)
+    if decision.outside:
+        await _refer_outside(session, case=case, decision=decision, now=now)
     await _flag_collective(session, case=case, now=now)
     return case
+
+
+async def _refer_outside(
+    session: AsyncSession, *, case: Case, decision: RoutingDecision, now: datetime
+) -> None:
+    """Accept at the intake desk and refer to the worker's local union in the same moment.
+
+    The referral's reply date is the desk's reminder to check the worker got help (its
+    respond days); the resolve deadline is cancelled, as no union body here owes a
+    resolution for an area it does not serve — left open it would escalate the case and
+    tell the worker their case is overdue with the city federation.
+    """
+    assert decision.referral is not None
+    await do_accept(session, case=case, actor=INTAKE_ACTOR, now=now,
+                    note="工作地点不在本会服务范围，登记后转介当地总工会")
+    _, respond_days, _ = await deadlines.policy_for(session, org_id=case.org_id, category=case.category)
+    calendar = await deadlines.load_calendar(session)
+    await do_refer(session, case=case, actor=INTAKE_ACTOR, now=now, agency=decision.referral,
+                   reply_due=calendar.add_working_days(now, respond_days), note=decision.reason)
+    await deadlines.do_cancel_open(session, case=case, now=now, kinds=(DeadlineKind.RESOLVE.value,))
+
+
+def referral_notice(case: Case) -> str | None:
+    """What to tell the worker about a case referred as it was opened (its place is outside
+    every configured area): the routing reason, which names their local hotline. None for
+    any other case.
+
+    Such a case is the only one accepted at the moment it was created: staff accept later.
+    """
+    referred = case.status == CaseStatus.REFERRED.value and case.accepted_at == case.created_at
+    return f"{case.routing_reason}。" if referred and case.routing_reason else None
 
 
 async def _flag_collective(session: AsyncSession, *, case: Case, now: datetime) -> None:

@@ -119,6 +119,9 @@ class InboundRecord(Base):
     error: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A gateway working on the message holds it until then (another leaves it alone; after
+    # a crash it is free again); for a message kept for retry, the earliest next try.
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class OutboundRecord(Base):

@@ -8,7 +8,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.cases.errors import NotFound
 from bot.cases.models import Org
 from bot.cases.org_models import Coverage, Employer, EmployerAlias, OrgKind
-from bot.cases.routing import EmployerRef, Jurisdiction, OrgRef, PlaceRef, normalise_name
+from bot.cases.routing import (
+    DEFAULT_HOTLINE, EmployerRef, Jurisdiction, OrgRef, PlaceRef, normalise_name, region_names,
+)
+
+
+def street_place(name: str) -> str:
+    """The place a street or town union is named after: 稠江街道总工会 → 稠江街道."""
+    return name.removesuffix("总工会").removesuffix("工会")
 
 
 def org_ref(org: Org) -> OrgRef:
@@ -76,7 +83,7 @@ async def load_jurisdiction(session: AsyncSession) -> Jurisdiction:
     for org in orgs.values():
         if org.kind != OrgKind.STREET.value:
             continue
-        names = {org.name.removesuffix("总工会").removesuffix("工会")}
+        names = {street_place(org.name)}
         names.update(c.place for c in coverage if c.org_id == org.id and c.place)
         for name in names:
             pianqu = pianqu_by_place.get(name)
@@ -85,10 +92,13 @@ async def load_jurisdiction(session: AsyncSession) -> Jurisdiction:
     liaison = {
         o.province: org_ref(o) for o in orgs.values() if o.kind == OrgKind.LIAISON.value and o.province
     }
+    city = by_kind[OrgKind.CITY.value]
     return Jurisdiction(
-        city=org_ref(by_kind[OrgKind.CITY.value]),
+        city=org_ref(city),
         intake=org_ref(by_kind[OrgKind.INTAKE.value]),
         employers_by_alias=aliases,
         places=tuple(places),
         liaison_by_province=liaison,
+        region_names=region_names(city.region),
+        hotline=city.hotline or DEFAULT_HOTLINE,
     )

@@ -63,13 +63,14 @@ def add_notification(
     org_id: int | None = None,
     case_id: int | None = None,
     event_id: int | None = None,
+    inbound_id: int | None = None,
 ) -> OutboxMessage:
     """Queue one notification in the caller's transaction (not sent here)."""
     if (contact_id is None) == (org_id is None):
         raise ValueError("a notification goes to exactly one contact or one union body")
     row = OutboxMessage(
         idempotency_key=key, channel=channel, contact_id=contact_id, org_id=org_id,
-        case_id=case_id, event_id=event_id, template=template, params=params,
+        case_id=case_id, event_id=event_id, inbound_id=inbound_id, template=template, params=params,
         status=OutboxStatus.PENDING.value, attempts=0, next_attempt_at=now, created_at=now,
     )
     session.add(row)

@@ -10,6 +10,13 @@ The rules, in order:
    location; else the street/town union of the work location.
 4. Unknown employer and location: the city federation's intake desk.
 
+Before all of these, a case whose employer is unknown and whose work location names a city,
+county or province outside the city federation's region (宁波, 郑州, 杭州西湖区, 浙江东阳) is
+*outside*: no union body here is responsible, and the reason tells the worker to call their
+local union's hotline (12351). A place that is merely unknown (城西街道) is not outside: the
+intake desk sorts it out. A registered employer keeps the case here whatever the location
+says: the directory holds only employers this union serves.
+
 Injury cases are urgent and carry the 1-year 工伤认定 deadline from the incident date. A
 worker whose home province has a liaison office is shared with that office as a
 collaborator. Every decision carries its reason in words, stored on the case.
@@ -23,6 +30,7 @@ from dataclasses import dataclass, field
 from bot.normalize import province_of
 
 GROUP_DISPUTE_HEADCOUNT = 10
+DEFAULT_HOTLINE = "12351"  # the unions' national hotline: it reaches the caller's local union
 _NOISE = re.compile(r"[\s·.,，。、()（）\"'“”]+")
 
 
@@ -59,6 +67,10 @@ class Jurisdiction:
     employers_by_alias: dict[str, EmployerRef] = field(default_factory=dict)
     places: tuple[PlaceRef, ...] = ()
     liaison_by_province: dict[str, OrgRef] = field(default_factory=dict)
+    # The area the city federation serves, as workers write it (义乌市, 义乌); empty: no
+    # area configured, and no case is ever routed outside.
+    region_names: tuple[str, ...] = ()
+    hotline: str = DEFAULT_HOTLINE
 
 
 @dataclass(frozen=True)
@@ -73,13 +85,21 @@ class RoutingRequest:
 
 @dataclass(frozen=True)
 class RoutingDecision:
-    org: OrgRef
+    """``org`` is None for a case outside the region: ``referral`` then names who serves
+    the worker's area, in words."""
+
+    org: OrgRef | None
     reason: str
     urgent: bool
     group_dispute: bool
     employer: EmployerRef | None = None
     province: str | None = None
     collaborators: tuple[OrgRef, ...] = ()
+    referral: str | None = None
+
+    @property
+    def outside(self) -> bool:
+        return self.org is None
 
 
 def normalise_name(text: str) -> str:
@@ -112,6 +132,39 @@ def match_place(text: str | None, jurisdiction: Jurisdiction) -> PlaceRef | None
     return max(found, key=lambda p: len(p.name)) if found else None
 
 
+def region_names(region: str | None) -> tuple[str, ...]:
+    """How workers write a region: 义乌市 → (义乌市, 义乌); 西湖区 → (西湖区, 西湖)."""
+    if not region or not region.strip():
+        return ()
+    region = normalise_name(region)
+    short = region[:-1] if region[-1] in "市县区" and len(region) > 2 else None
+    return (region, short) if short else (region,)
+
+
+def is_outside(location: str | None, jurisdiction: Jurisdiction) -> bool:
+    """Whether ``location`` names a place recognisably outside the region.
+
+    Inside: it names the region itself (浙江义乌, 义乌福田街道) or a configured place.
+    Outside: it names a province other than the region's (河南), or a city or county
+    (宁波, 浙江东阳). Anything else (城西街道, 浙江, no location) is not outside.
+    """
+    if not location or not jurisdiction.region_names:
+        return False
+    text = normalise_name(location)
+    if any(name in text for name in jurisdiction.region_names) or match_place(text, jurisdiction):
+        return False
+    named = province_of(text)
+    if named is None:
+        return False
+    home = province_of(jurisdiction.region_names[0])
+    if named != home:
+        return True
+    # The region's own province alone (浙江) says nothing about where in it.
+    for form in (f"{home}省", home):
+        text = text.replace(form, " ")
+    return province_of(text) is not None
+
+
 def route_case(request: RoutingRequest, jurisdiction: Jurisdiction) -> RoutingDecision:
     """Decide the responsible union body for a new case; see the module docstring."""
     employer = match_employer(request.employer, jurisdiction)
@@ -120,6 +173,13 @@ def route_case(request: RoutingRequest, jurisdiction: Jurisdiction) -> RoutingDe
     collaborators = (liaison,) if liaison else ()
     group = request.headcount is not None and request.headcount >= GROUP_DISPUTE_HEADCOUNT
     urgent = group or request.category == "injury"
+    if employer is None and request.location and is_outside(request.location, jurisdiction):
+        # No liaison office either: the offices here serve workers who work here.
+        place, hotline = request.location.strip(), jurisdiction.hotline
+        return RoutingDecision(
+            None, f"工作地点「{place}」不在{jurisdiction.city.name}的服务范围内，请拨打当地职工维权热线 {hotline}",
+            urgent, group, province=province, referral=f"{place}当地总工会（职工维权热线 {hotline}）",
+        )
 
     def decide(org: OrgRef, reason: str) -> RoutingDecision:
         if liaison:

@@ -15,7 +15,8 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.cases.deadlines import SLA_KINDS, UNION_TZ
+from bot.cases.deadlines import SLA_KINDS
+from bot.cases.words import beijing_words
 from bot.cases.models import OPEN_STATUSES, Case, CaseDeadline
 from bot.cases.workflow import Change, do_escalate, record_event
 
@@ -76,7 +77,7 @@ async def do_process_breaches(session: AsyncSession, *, now: datetime, limit: in
 
 
 async def _act(session: AsyncSession, *, case: Case, deadline: CaseDeadline, now: datetime) -> Breach:
-    due_words = f"{KIND_WORDS.get(deadline.kind, deadline.kind)}时限（{deadline.due_at.astimezone(UNION_TZ):%m月%d日 %H:%M}）已过"
+    due_words = f"{KIND_WORDS.get(deadline.kind, deadline.kind)}时限（{beijing_words(deadline.due_at)}）已过"
     if deadline.kind in SLA_KINDS and deadline.org_id == case.org_id:
         event = await do_escalate(
             session, case=case, actor=SCHEDULER_ACTOR, now=now, reason=due_words, deadline_id=deadline.id

@@ -62,7 +62,7 @@ from bot.cases.models import (
 )
 from bot.cases.orgs import subtree_ids
 from bot.cases.review import Rating
-from bot.cases.workflow import STATUS_WORDS
+from bot.cases.words import CATEGORY_WORDS, STATUS_WORDS
 
 SATISFIED_MIN_SCORE = 4
 NO_RESULT = (None, Outcome.WITHDRAWN.value)
@@ -76,10 +76,6 @@ DEADLINE_COLUMNS = (
     CaseDeadline.id, CaseDeadline.case_id, CaseDeadline.kind, CaseDeadline.due_at,
     CaseDeadline.met_at, CaseDeadline.breached_at, CaseDeadline.cancelled_at,
 )
-CATEGORY_WORDS = {
-    "unpaid_wages": "欠薪", "overtime": "加班", "injury": "工伤", "dismissal": "解雇",
-    "social_insurance": "社保",
-}
 TOP_EMPLOYERS = 10
 
 

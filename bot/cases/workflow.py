@@ -32,6 +32,7 @@ from bot.cases.models import (
     Outcome,
 )
 from bot.cases.outbox import CONSOLE_CHANNEL, add_notification
+from bot.cases.words import STATUS_WORDS
 
 S = CaseStatus
 
@@ -40,10 +41,6 @@ class InvalidTransition(DomainError):
     code = "invalid_transition"
 
 
-STATUS_WORDS = {
-    "submitted": "已提交", "accepted": "已受理", "in_progress": "处理中", "referred": "已转交外部机构",
-    "resolved": "已办结", "closed": "已结案", "withdrawn": "已撤回",
-}
 
 # action: (statuses it is allowed from, status it leads to; None = unchanged)
 TRANSITIONS: dict[str, tuple[frozenset[str], str | None]] = {

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 
@@ -55,14 +56,19 @@ class Attachment:
     """A file the worker sent (photo, voice, video, document), already downloaded.
 
     ``kind`` is an evidence kind of ``bot.cases.evidence.EvidenceKind`` (photo, audio,
-    video, document …); the pipeline stores the bytes as an evidence item before the
+    video, document …); the pipeline stores the file as an evidence item before the
     message reaches Rasa, so a file is never lost with a failed turn.
+
+    The content is ``data``, or — for an upload streamed to disk — the file at ``path``
+    (then ``data`` is empty). Whoever made ``path`` deletes it once the pipeline has
+    accepted the message: storing it links it into the evidence store first.
     """
 
     kind: str
-    data: bytes
+    data: bytes = b""
     filename: str | None = None
     mime_type: str | None = None
+    path: Path | None = None
 
 
 def kind_of_file(mime_type: str | None) -> str:
@@ -171,3 +177,28 @@ class Intake(Protocol):
 
 # Counts an inbound delivery for the metrics: (channel, outcome).
 CountInbound = Callable[[str, str], None]
+
+
+def as_worker_text(text: str) -> str:
+    """``text`` as Rasa must read it: words, never an intent.
+
+    Rasa 3.6 strips a message and takes one starting with ``/`` as an intent with entities
+    (``/inform{"amount": 99999}`` would set slots directly). A worker's text starting with
+    ``/`` therefore gets a full-width ``／`` in its place: it reads the same to people and to
+    staff, and Rasa matches only the ASCII slash. Button payloads are not passed through here.
+    """
+    head = text.lstrip()
+    return "／" + head[1:] if head.startswith("/") else text
+
+
+class Throttle(Protocol):
+    """A per-sender rate limit (``bot.web.ratelimit.SenderLimit``): a flooding sender's
+    extra messages are stored and answered later, in order; they are told to slow down once."""
+
+    def check(self, key: str) -> float | None:
+        """Seconds to wait when over the limit, else None (and the message counts)."""
+        ...
+
+    def notice_once(self, key: str) -> str | None:
+        """The "slow down" words, the first time in a flood; None after that."""
+        ...

@@ -43,8 +43,10 @@ from telegram.warnings import PTBDeprecationWarning
 
 from bot.cases.models import Contact
 from bot.channels.base import (
-    Attachment, BadRequest, ChannelError, CountInbound, InboundMessage, Intake, Reply, Target, kind_of_file,
+    Attachment, BadRequest, ChannelError, CountInbound, InboundMessage, Intake, Reply, Target, Throttle,
+    kind_of_file,
 )
+from bot.channels.base import as_worker_text
 from bot.db import session_scope, utcnow
 from bot.settings import TelegramSettings
 
@@ -114,7 +116,7 @@ def _command(text: str) -> dict[str, Any]:
     if name == "/start":
         return {"text": "/start", "payload": GREET, "kind": "command",
                 "meta": {"start_payload": rest.strip()} if rest.strip() else {}}
-    return {"text": text.lstrip("/").strip() or text}
+    return {"text": as_worker_text(text.lstrip("/").strip() or text)}
 
 
 def parse_message(update_id: int, message: Message) -> Received | None:
@@ -128,7 +130,7 @@ def parse_message(update_id: int, message: Message) -> Received | None:
     if files and (files[0]["size"] or 0) > MAX_DOWNLOAD:
         return Received(chat_id=message.chat.id, answer=TOO_BIG)
     if files:
-        caption = (message.caption or "").strip() or None
+        caption = as_worker_text((message.caption or "").strip()) or None
         inbound = InboundMessage(**base, text=caption, kind=files[0]["kind"], meta={"files": files})
     elif message.text and message.text.strip():
         text = message.text.strip()
@@ -286,7 +288,7 @@ class TelegramChannel:
 
     # --- receiving -------------------------------------------------------------------------
 
-    async def receive(self, update: Update, pipeline: Intake) -> str:
+    async def receive(self, update: Update, pipeline: Intake, *, limit: Throttle | None = None) -> str:
         """Store ``update`` through the pipeline and schedule its answer; returns the outcome
         (``accepted``, ``duplicate``, ``ignored``, ``answered``, ``expired_button``)."""
         member = update.my_chat_member
@@ -314,6 +316,11 @@ class TelegramChannel:
             self._spawn(self._answer_press(received.press.id, None))
         if message.kind == "command":
             await self._remember_chat(accepted.contact_id, received.chat_id)
+        if limit is not None and limit.check(message.external_id) is not None:
+            # stored, answered later in order by the retry round; told to slow down once
+            if words := limit.notice_once(message.external_id):
+                self._spawn(self._send_replies(received.chat_id, None, [Reply(text=words)]))
+            return "throttled"
         pipeline.schedule(accepted)
         return "accepted"
 
@@ -467,7 +474,7 @@ class TelegramChannel:
 # --- HTTP ------------------------------------------------------------------------------------
 
 async def post_webhook(request: web.Request, *, channel: TelegramChannel, intake: Intake,
-                       count: CountInbound) -> web.Response:
+                       count: CountInbound, limit: Throttle | None = None) -> web.Response:
     """``POST /telegram/webhook``: check the secret, parse, store, acknowledge."""
     if not channel.check_secret(request.headers.get(SECRET_HEADER)):
         return web.json_response({"error": "forbidden", "message": "wrong or missing secret token"}, status=403)
@@ -475,7 +482,7 @@ async def post_webhook(request: web.Request, *, channel: TelegramChannel, intake
         body = await request.json()
     except ValueError as exc:
         raise BadRequest("body is not valid JSON") from exc
-    outcome = await channel.receive(channel.parse_json(body), intake)
+    outcome = await channel.receive(channel.parse_json(body), intake, limit=limit)
     count(CHANNEL, outcome)
     return web.json_response({"ok": True})
 

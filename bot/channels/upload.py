@@ -14,34 +14,36 @@ import hashlib
 import hmac
 import html
 import logging
-import mimetypes
 import re
 import secrets
 import time
-from dataclasses import dataclass
-from urllib.parse import unquote
+from dataclasses import dataclass, field
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cases.models import Contact
-from bot.channels.base import Attachment, InboundMessage, Intake, kind_of_file
-from bot.db import session_scope
+from bot.channels.base import InboundMessage, Intake
+from bot.channels.streaming import UploadLimits, UploadRefused, check_daily_quota, receive_files
+from bot.db import session_scope, utcnow
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_TTL = 3 * 24 * 3600  # seconds a link works: long enough to find the papers
-MAX_FILE = 20 * 1024 * 1024
-MAX_FILES = 9
+MAX_FILE = UploadLimits.per_file
+MAX_FILES = UploadLimits.max_files
 _PURPOSE = b"gongyou-upload-v1:"  # a MAC for uploads is never valid for anything else
 _SUBMISSION = re.compile(r"^[A-Za-z0-9_\-]{8,64}$")
+# <contact id>.<expiry>.<43 characters of unpadded base64url>, ASCII only. Checked whole before
+# any part is used: str.isdigit() is true for "²" and "١", and int() of a 5000-digit string
+# raises — both were a 500 for a mangled link. 18 digits keep the id inside a BIGINT.
+_TOKEN = re.compile(r"^([0-9]{1,18})\.([0-9]{1,12})\.([A-Za-z0-9_\-]{43})$", re.ASCII)
 
 
 @dataclass(frozen=True)
 class UploadSettings:
     secret: str
-    max_file: int = MAX_FILE
-    max_files: int = MAX_FILES
+    limits: UploadLimits = field(default_factory=UploadLimits)
 
 
 def _b64(data: bytes) -> str:
@@ -62,12 +64,12 @@ def make_upload_token(contact_id: int, secret: str, *, expires_at: int) -> str:
 
 def get_token_contact(token: str, secret: str, *, now: float | None = None) -> int | None:
     """The contact id a token was made for; ``None`` if it is forged, malformed or expired."""
-    parts = token.split(".")
-    if len(parts) != 3 or not secret or not (parts[0].isdigit() and parts[1].isdigit()):
+    match = _TOKEN.fullmatch(token)
+    if match is None or not secret:
         return None
-    contact_id, expires_at = int(parts[0]), int(parts[1])
+    contact_id, expires_at = int(match[1]), int(match[2])
     expected = _mac(secret, contact_id, expires_at).encode()
-    if not hmac.compare_digest(expected, parts[2].encode("utf-8", "replace")):
+    if not hmac.compare_digest(expected, match[3].encode()):
         return None
     if expires_at <= (time.time() if now is None else now):
         return None
@@ -100,7 +102,7 @@ background:#07c160;color:#fff}}
 
 _FORM = """<h1>上传材料</h1>
 <p>劳动合同、工资条、考勤记录、聊天截图、病历……都可以传，一次最多 {max_files} 个，
-每个不超过 {max_mb} MB。</p>
+每个不超过 {max_mb} MB，一次加起来不超过 {total_mb} MB。</p>
 <form method="post" enctype="multipart/form-data">
 <input type="hidden" name="submission" value="{submission}">
 <input type="file" name="file" multiple required>
@@ -136,82 +138,43 @@ async def upload_form(request: web.Request, *, config: UploadSettings,
     """``GET /upload/<token>``: the form (403 page for a forged or expired link)."""
     if await _contact_or_none(request, config, sessionmaker) is None:
         return _forbidden()
-    return _page(_FORM.format(max_files=config.max_files, max_mb=config.max_file // (1024 * 1024),
-                              submission=secrets.token_urlsafe(16)))
-
-
-class _Refused(Exception):
-    def __init__(self, text: str, status: int = 400) -> None:
-        super().__init__(text)
-        self.status = status
-
-
-async def _read_files(
-    request: web.Request, config: UploadSettings
-) -> tuple[str | None, list[Attachment]]:
-    """The form's submission id and its non-empty files, each within the size limit."""
-    if not request.content_type.startswith("multipart/"):
-        raise _Refused("请用页面上的按钮选择文件上传。")
-    reader = await request.multipart()
-    submission: str | None = None
-    files: list[Attachment] = []
-    while (part := await reader.next()) is not None:
-        if part.name == "file" and part.filename:
-            if len(files) >= config.max_files:
-                raise _Refused(f"一次最多传 {config.max_files} 个文件，请分几次传。")
-            data = bytearray()
-            while chunk := await part.read_chunk(64 * 1024):
-                data += chunk
-                if len(data) > config.max_file:
-                    limit_mb = config.max_file // (1024 * 1024)
-                    raise _Refused(f"文件“{part.filename[:60]}”超过 {limit_mb} MB，请拍照或分开上传。",
-                                   status=413)
-            if not data:
-                continue  # an empty file input part
-            name = _filename(part.filename)
-            mime = part.headers.get("Content-Type") or ""
-            if not mime or mime == "application/octet-stream":
-                mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
-            files.append(Attachment(kind=kind_of_file(mime), data=bytes(data), filename=name,
-                                    mime_type=mime))
-        elif part.name == "submission":
-            submission = (await part.text())[:100]
-        else:
-            await part.release()
-    if not files:
-        raise _Refused("没有收到文件，请先选择文件再上传。")
-    return submission, files
-
-
-def _filename(raw: str) -> str:
-    # browsers send UTF-8 names as they are; some clients percent-encode them
-    try:
-        name = unquote(raw, errors="strict") if "%" in raw else raw
-    except UnicodeDecodeError:
-        name = raw
-    return name.replace("\\", "/").rsplit("/", 1)[-1][:255] or "file"
+    limits = config.limits
+    return _page(_FORM.format(max_files=limits.max_files, max_mb=limits.per_file // (1024 * 1024),
+                              total_mb=limits.per_request // (1024 * 1024), submission=secrets.token_urlsafe(16)))
 
 
 async def receive_upload(request: web.Request, *, config: UploadSettings,
                          sessionmaker: async_sessionmaker[AsyncSession], intake: Intake) -> web.Response:
     """``POST /upload/<token>`` (multipart ``file`` parts): each file becomes evidence of the
-    contact, through the pipeline as a message of theirs; the page says how many arrived."""
+    contact, through the pipeline as a message of theirs; the page says how many arrived.
+
+    The files stream to temporary files within ``config.limits``; over a cap (per file,
+    per request, per contact and day) the page says which, with 413, and nothing is stored.
+    """
     contact = await _contact_or_none(request, config, sessionmaker)
     if contact is None:
         return _forbidden()
+    if not request.content_type.startswith("multipart/"):
+        return _message_page("没有上传成功", "请用页面上的按钮选择文件上传。", 400)
     try:
-        submission, files = await _read_files(request, config)
-    except _Refused as exc:
+        async with receive_files(request, config.limits, fields=("submission",), skip_empty=True) as received:
+            if not received.files:
+                raise UploadRefused("没有收到文件，请先选择文件再上传。", status=400)
+            async with session_scope(sessionmaker) as session:
+                await check_daily_quota(session, contact_id=contact.id, incoming=received.total,
+                                        limits=config.limits, now=utcnow())
+            # The form's own id makes a resubmitted page (refresh, double tap) a repeat, not a copy.
+            submission = received.fields.get("submission")
+            if not (submission and _SUBMISSION.match(submission)):
+                submission = secrets.token_urlsafe(16)
+            accepted = await intake.accept(InboundMessage(
+                channel=contact.channel, external_id=contact.external_id,
+                dedupe_key=f"upload:{contact.id}:{submission}", kind=received.files[0].kind,
+                meta={"via": "upload"}, attachments=tuple(received.files),
+            ))
+            count = len(received.files)
+    except UploadRefused as exc:
         return _message_page("没有上传成功", str(exc), exc.status)
-    # The form's own id makes a resubmitted page (refresh, double tap) a repeat, not a copy.
-    if not (submission and _SUBMISSION.match(submission)):
-        submission = secrets.token_urlsafe(16)
-    accepted = await intake.accept(InboundMessage(
-        channel=contact.channel, external_id=contact.external_id,
-        dedupe_key=f"upload:{contact.id}:{submission}", kind=files[0].kind,
-        meta={"via": "upload"}, attachments=tuple(files),
-    ))
     intake.schedule(accepted)
-    logger.info("upload: %s file(s) for contact %s (repeat: %s)", len(files), contact.id,
-                accepted.duplicate)
-    return _message_page(f"收到 {len(files)} 份", "材料已经保存好了，可以关掉这个页面，回到聊天里继续。", 200)
+    logger.info("upload: %s file(s) for contact %s (repeat: %s)", count, contact.id, accepted.duplicate)
+    return _message_page(f"收到 {count} 份", "材料已经保存好了，可以关掉这个页面，回到聊天里继续。", 200)

@@ -1,12 +1,13 @@
 """WeChat Official Account (公众号): the callback at ``/wechat`` and the channel adapter.
 
-A callback is checked locally (signature, size, no DTD, well-formed XML, decrypted in safe
-mode), stored through the pipeline and answered ``success`` at once — WeChat gives up after
-five seconds and retries. The answer reaches the worker later as a customer-service message,
-which WeChat allows only within 48 hours of the worker's last message and at most five
-times per message: a turn is merged into one text, its buttons become a numbered list the
-worker answers with a digit, and the window and quota are tracked per contact so a closed
-window costs no API call (``NotNow``: the reply waits for the worker's next message).
+A callback is checked locally (size, signature, freshness, msg_signature and decryption in
+safe mode, XML without DTDs, a nonce no other callback used), stored through the pipeline
+and answered ``success`` at once — WeChat gives up after five seconds and retries. The
+answer reaches the worker later as a customer-service message, which WeChat allows only
+within 48 hours of the worker's last message and at most five times per message: a turn is
+merged into one text, its buttons become a numbered list the worker answers with a digit,
+and the window and quota are tracked per contact so a closed window costs no API call
+(``NotNow``: the reply waits for the worker's next message).
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import aiohttp
+import defusedxml.ElementTree as DefusedET
 from aiohttp import web
+from defusedxml import DefusedXmlException
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from wechatpy import parse_message
@@ -34,9 +37,11 @@ from wechatpy.messages import BaseMessage
 from wechatpy.replies import TextReply
 
 from bot.cases.models import Contact
+from bot.cases.nonces import do_claim_nonce, nonce_seen
 from bot.channels.upload import upload_link
 from bot.channels.base import (
-    Attachment, ChannelError, InboundMessage, Intake, NotNow, Reply, Target, kind_of_file,
+    Attachment, ChannelError, InboundMessage, Intake, NotNow, Reply, Target, Throttle, as_worker_text,
+    kind_of_file,
 )
 from bot.channels.wechat_api import TOKEN_ERRORS, WeChatApi, WeChatApiError
 from bot.db import session_scope, utcnow
@@ -57,8 +62,12 @@ _DEFAULT_MIME = {"photo": "image/jpeg", "audio": "audio/amr", "video": "video/mp
 _INTENT_KEY = re.compile(r"^/?([A-Za-z][A-Za-z0-9_]{0,63})$")
 _DIGITS = str.maketrans("０１２３４５６７８９", "0123456789")
 _CHOICE = re.compile(r"^\s*([0-9]{1,2})\s*[.。、)）]?\s*$")
-_ELEMENT = re.compile(r"<[A-Za-z_:]")
-_DECLARATION = re.compile(r"<!(?!--)")
+FRESHNESS = 300  # seconds between WeChat's timestamp and our clock, either way
+# A signed (timestamp, nonce) passes the freshness check from 5 minutes before its timestamp
+# to 5 minutes after: it is remembered for as long, or a late copy would pass again.
+NONCE_WINDOW = timedelta(seconds=2 * FRESHNESS)
+_TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
+_NONCE = re.compile(r"^[A-Za-z0-9_-]{1,32}$")  # WeChat's are about ten digits
 _FETCH_TRIES = 3
 
 
@@ -90,22 +99,36 @@ def check_signature(token: str, query: Mapping[str, str]) -> None:
         raise CallbackRejected(403, "bad signature")
 
 
+def check_fresh(query: Mapping[str, str], *, now: datetime) -> None:
+    """WeChat's ``timestamp`` within five minutes of ``now``, and a nonce of WeChat's shape.
+
+    Call it after :func:`check_signature`, which covers both: a copy of a signed callback
+    (a logged URL) stays valid, and only its age and its nonce tell it from the original.
+
+    Raises:
+        CallbackRejected: 403, too old (or too far ahead), or no usable nonce.
+    """
+    timestamp = query.get("timestamp", "")
+    if not _TIMESTAMP.match(timestamp) or abs(now.timestamp() - int(timestamp)) > FRESHNESS:
+        raise CallbackRejected(403, "stale callback: the timestamp is more than 5 minutes off")
+    if not _NONCE.match(query.get("nonce", "")):
+        raise CallbackRejected(403, "bad nonce")
+
+
 def parse_xml(text: str) -> ET.Element:
     """The root ``<xml>`` element of a callback body.
 
-    A document type declaration can only stand before the root element; refusing any
-    declaration there keeps entity expansion (billion laughs, external entities) out of
-    every parser that reads the body later (ours, wechatpy's xmltodict).
+    defusedxml refuses any DTD (wherever it stands: after a comment too), so entity
+    expansion (billion laughs, external entities) never reaches a parser that reads the
+    body later (ours, wechatpy's xmltodict).
 
     Raises:
         CallbackRejected: 400, a DTD or entity declaration, or not well-formed XML.
     """
-    start = _ELEMENT.search(text)
-    prolog = text[: start.start()] if start else text
-    if _DECLARATION.search(prolog):
-        raise CallbackRejected(400, "DOCTYPE and ENTITY declarations are not accepted")
     try:
-        root = ET.fromstring(text)
+        root = DefusedET.fromstring(text, forbid_dtd=True)
+    except DefusedXmlException as exc:
+        raise CallbackRejected(400, "DOCTYPE and ENTITY declarations are not accepted") from exc
     except ET.ParseError as exc:
         raise CallbackRejected(400, "malformed XML") from exc
     if root.tag != "xml":
@@ -119,7 +142,8 @@ def unwrap_callback(
     """The plain XML of a callback whose ``signature`` was checked, and its root.
 
     Safe and compatible mode (``encrypt_type=aes``) are decrypted; ``msg_signature`` (over
-    the Encrypt field too) is checked first, in constant time. With an AES key configured
+    the Encrypt field too) is checked first, in constant time: only the envelope is parsed
+    before it, and the message inside only once it holds. With an AES key configured
     an unencrypted body is refused: ``signature`` covers only the query, so a plain body
     would let anyone holding one signed query speak as any worker. Without a key, a
     compatible-mode body is read from its plain fields.
@@ -142,8 +166,8 @@ def unwrap_callback(
         expected = _sha1_signature(token, timestamp, nonce, encrypted)
         if not hmac.compare_digest(expected.encode(), msg_signature.encode("utf-8", "replace")):
             raise CallbackRejected(403, "bad msg_signature")
-        try:
-            text = crypto.decrypt_message(text, msg_signature, timestamp, nonce)
+        try:  # the Encrypt value, not the body: wechatpy would parse it again with xmltodict
+            text = crypto.decrypt_message({"Encrypt": encrypted}, msg_signature, timestamp, nonce)
         except (InvalidSignatureException, InvalidAppIdException) as exc:
             raise CallbackRejected(403, "encrypted for another account") from exc
         except (ValueError, IndexError, struct.error) as exc:  # bad base64, padding or length
@@ -154,7 +178,8 @@ def unwrap_callback(
     return text, root
 
 
-def _dedupe_key(message: BaseMessage, root: ET.Element) -> str:
+def dedupe_key(message: BaseMessage, root: ET.Element) -> str:
+    """What identifies a delivery: WeChat repeats it on every retry."""
     if message.id:
         return f"{CHANNEL}:{message.id}"
     # Events have no MsgId: WeChat's retries repeat sender, time, event and key.
@@ -173,7 +198,15 @@ def menu_payload(key: str | None) -> str:
 def to_inbound(message: BaseMessage, root: ET.Element) -> InboundMessage | None:
     """Our message for a parsed callback; ``None`` for what needs no answer and no record
     (menu links, template receipts, location reports) and for types we cannot read."""
-    base = dict(channel=CHANNEL, external_id=message.source, dedupe_key=_dedupe_key(message, root))
+    inbound = _inbound(message, root)
+    if inbound is not None and inbound.text:
+        # Every text Rasa will read is the worker's words: none of it may pass for an intent.
+        return replace(inbound, text=as_worker_text(inbound.text))
+    return inbound
+
+
+def _inbound(message: BaseMessage, root: ET.Element) -> InboundMessage | None:
+    base = dict(channel=CHANNEL, external_id=message.source, dedupe_key=dedupe_key(message, root))
     kind = message.type
     if kind == "text":
         return InboundMessage(**base, text=(message.content or "").strip() or None)
@@ -296,6 +329,7 @@ class WeChatChannel:
     """
 
     name = CHANNEL
+    merges_turns = True  # a turn is one customer-service message (5 a window): sent whole
 
     def __init__(
         self, settings: WeChatSettings, *, http: aiohttp.ClientSession,
@@ -317,6 +351,37 @@ class WeChatChannel:
                              redis=redis)
 
     # -- inbound state --------------------------------------------------------------------
+
+    def check_fresh(self, query: Mapping[str, str]) -> None:
+        """:func:`check_fresh` on this channel's clock."""
+        check_fresh(query, now=self._clock())
+
+    async def claim_callback(self, query: Mapping[str, str], *, delivery: str) -> bool:
+        """Take the signed (timestamp, nonce) of a checked callback for ``delivery`` (its
+        dedupe key); ``False``: another callback used them within the last ten minutes.
+
+        WeChat retries a delivery it had no answer to within five seconds with the same
+        query, nonce included, so a used nonce alone cannot mean a replay. Two rows are kept:
+        the pair, and the pair bound to the delivery. The same pair with the same delivery is
+        WeChat retrying (or a copy of what was already accepted): ``True``, and storing it
+        again is left to the dedupe key — which also stores it now if the first try died
+        between this claim and the store, so nothing is lost. The same pair with another
+        delivery is a logged URL put to other use (in plain mode the body is unsigned):
+        ``False``.
+
+        The pair is claimed only after every signature passed, so unsigned junk never fills
+        the table. Time and nonce together: a genuine nonce repeated by chance in another
+        second is no replay. The database and not Redis: it is always there, and the claim
+        and its cleanup stay in one transaction.
+        """
+        pair = f"{query['timestamp']}:{query['nonce']}"
+        bound = f"{pair}:{hashlib.sha256(delivery.encode()).hexdigest()[:16]}"
+        now = self._clock()
+        async with session_scope(self._sessionmaker) as session:
+            if await do_claim_nonce(session, channel=CHANNEL, nonce=pair, now=now, window=NONCE_WINDOW):
+                await do_claim_nonce(session, channel=CHANNEL, nonce=bound, now=now, window=NONCE_WINDOW)
+                return True
+            return await nonce_seen(session, channel=CHANNEL, nonce=bound, now=now, window=NONCE_WINDOW)
 
     async def button_payload(self, openid: str, number: str) -> str | None:
         """The payload of button ``number`` of the list this worker was shown last."""
@@ -507,13 +572,32 @@ async def _read_body(request: web.Request) -> bytes:
     return bytes(body)
 
 
-async def receive_callback(request: web.Request, *, channel: WeChatChannel, intake: Intake) -> web.Response:
-    """``POST /wechat``: check, store, answer ``success`` at once; answer later."""
+async def _checked_callback(
+    request: web.Request, channel: WeChatChannel
+) -> tuple[BaseMessage, ET.Element, InboundMessage | None]:
+    """A callback that passed every check, cheapest first: size, ``signature``, freshness,
+    ``msg_signature`` and decryption, the XML itself, the nonce.
+
+    Raises:
+        CallbackRejected: the answer to give (400, 403, 413).
+    """
+    body = await _read_body(request)
+    check_signature(channel.settings.token, request.query)
+    channel.check_fresh(request.query)
+    text, root = unwrap_callback(body, request.query, token=channel.settings.token, crypto=channel.crypto)
+    message, inbound = read_message(text, root)
+    if not await channel.claim_callback(request.query, delivery=dedupe_key(message, root)):
+        raise CallbackRejected(403, "this nonce was used by another callback")
+    return message, root, inbound
+
+
+async def receive_callback(request: web.Request, *, channel: WeChatChannel, intake: Intake,
+                           limit: Throttle | None = None) -> web.Response:
+    """``POST /wechat``: check, store, answer ``success`` at once; answer later. A sender over
+    their rate limit is stored too but answered later (in order, by the retry round) — a
+    refusal would make WeChat retry three times and then drop the message."""
     try:
-        check_signature(channel.settings.token, request.query)
-        text, root = unwrap_callback(await _read_body(request), request.query,
-                                     token=channel.settings.token, crypto=channel.crypto)
-        message, inbound = read_message(text, root)
+        message, root, inbound = await _checked_callback(request, channel)
     except CallbackRejected as exc:
         return _refusal(exc)
     if message.type == "event" and message.event == "unsubscribe":
@@ -528,9 +612,13 @@ async def receive_callback(request: web.Request, *, channel: WeChatChannel, inta
         if (payload := await channel.button_payload(inbound.external_id, number)) is not None:
             inbound = replace(inbound, payload=payload, kind="button")
     accepted = await intake.accept(inbound)
-    if not accepted.duplicate:
-        await channel.open_window(accepted.contact_id)
-        intake.schedule(accepted)
+    if accepted.duplicate:
+        return _success()
+    await channel.open_window(accepted.contact_id)
+    if limit is not None and limit.check(inbound.external_id) is not None:
+        words = limit.notice_once(inbound.external_id)
+        return _passive_text(channel, request.query, message, words) if words else _success()
+    intake.schedule(accepted)
     return _success()
 
 

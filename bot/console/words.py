@@ -7,15 +7,10 @@ messages and the exports say the same thing.
 from __future__ import annotations
 
 from bot.cases.scheduler import KIND_WORDS as DEADLINE_WORDS
-from bot.cases.stats import CATEGORY_WORDS
-from bot.cases.workflow import ACTION_WORDS, STATUS_WORDS
+from bot.cases.workflow import ACTION_WORDS
+from bot.cases.words import CATEGORY_WORDS, OUTCOME_WORDS, STATUS_WORDS
 from bot.notify.texts import CHANNEL_WORDS as NOTIFY_CHANNEL_WORDS
 
-OUTCOME_WORDS = {
-    "paid_in_full": "已全额支付", "paid_in_part": "已部分支付", "instalment_agreement": "达成分期协议",
-    "referred_to_arbitration": "转劳动仲裁", "referred_to_labour_inspection": "转劳动监察",
-    "withdrawn": "职工撤回", "not_substantiated": "经核实不成立",
-}
 
 EVENT_WORDS = {
     "opened": "立案", "accepted": "受理", "started": "开始处理", "referred": "转交外部机构",

@@ -1,8 +1,16 @@
 """The inbound message path shared by every channel.
 
-store (dedupe) → per-contact ordered processing → Rasa with metadata → store the answer.
+store (dedupe) → per-contact ordered processing → Rasa with metadata → store the answer and
+its turn row in the outbox in one transaction → the dispatcher sends it (retried, in the
+worker's order, like every status update).
+
 A message is committed to the database before Rasa sees it, so nothing a worker sends is
-lost when Rasa or this process fails; such a message is kept as ``pending_retry``.
+lost when Rasa or this process fails; such a message is kept as ``pending_retry`` and tried
+again, with back-off, once Rasa and the action server are both up. A gateway working on a
+message holds a lease on it, so a second gateway (or the same one after a restart) never
+answers it twice; a message Rasa already has (a crash between its answer and ours) is not
+posted again: its answer is read back from the tracker. A message that cannot be answered
+after ``MAX_ATTEMPTS`` goes to a person (a handoff, with an alert to the union).
 """
 
 from __future__ import annotations
@@ -16,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.cases.messages import (
@@ -26,12 +34,14 @@ from bot.cases.messages import (
     get_or_create_contact,
 )
 from bot.cases.errors import InvalidInput
-from bot.cases.evidence import do_add_evidence
+from bot.cases.evidence import do_add_evidence, do_add_evidence_file, store_evidence
 from bot.cases.models import Contact, InboundRecord, InboundStatus, OutboundRecord
 from bot.cases.delivery import do_mark_notification_sent
-from bot.cases.outbox import OutboxMessage, OutboxStatus
-from bot.channels.base import Accepted, Channel, ChannelError, InboundMessage, NotNow, Reply, Target
+from bot.cases.outbox import OutboxMessage, OutboxStatus, add_notification
+from bot.cases.handoffs import do_open_handoff
+from bot.channels.base import Accepted, Channel, ChannelError, InboundMessage, Reply, Target
 from bot.db import session_scope, utcnow
+from bot.notify.dispatcher import TURN_TEMPLATE, Dispatcher
 from bot.notify.texts import render
 from bot.dialogue.rasa_client import RasaClient, RasaError
 from bot.dialogue.rating import do_take_rating
@@ -59,6 +69,7 @@ class Outcome:
     replies: tuple[Reply, ...]
     duplicate: bool = False
     answered: bool = True
+    for_staff: bool = False  # not the bot's to answer: a person has the conversation
 
 
 class ContactLocks:
@@ -76,8 +87,28 @@ class ContactLocks:
         return lock
 
 
-STALE_RECEIVED = timedelta(minutes=5)  # stored, never answered: picked up by the retry loop
-MAX_ATTEMPTS = 20  # Rasa failures before a message is left to staff (status failed)
+LEASE = timedelta(seconds=45)  # longer than one Rasa turn (its client times out at 30 s)
+UNSCHEDULED = timedelta(seconds=10)  # stored but not taken by a turn: a crash; pick it up
+MAX_ATTEMPTS = 8  # Rasa failures before a message goes to a person
+RETRY_BASE, RETRY_CAP = timedelta(seconds=15), timedelta(minutes=10)
+GIVEN_UP = Reply(text="抱歉，系统一直没能处理您的这条消息，已转给工会工作人员，他们会在这里回复您。"
+                 "急事请拨打职工维权热线 12351。")
+
+
+def retry_after(attempts: int) -> timedelta:
+    """How long a message kept for retry waits: the first retry as soon as Rasa and the
+    action server are up again (the round checks), later ones backing off."""
+    if attempts <= 1:
+        return timedelta(0)
+    return min(RETRY_BASE * (2 ** (attempts - 2)), RETRY_CAP)
+
+
+def reply_dict(reply: Reply) -> dict[str, Any]:
+    """A reply as stored on a turn row (Rasa's shape, with the channel offer kept)."""
+    out = reply.as_dict()
+    if reply.offer:
+        out["custom"] = {"offer": reply.offer}
+    return out
 
 
 class InboundPipeline:
@@ -86,9 +117,11 @@ class InboundPipeline:
     through the contact's channel). The web chat answers in the request: :meth:`handle`."""
 
     def __init__(self, *, sessionmaker: async_sessionmaker[AsyncSession], rasa: RasaClient,
-                 evidence_dir: Path, channels: Mapping[str, Channel] | None = None) -> None:
+                 evidence_dir: Path, channels: Mapping[str, Channel] | None = None,
+                 dispatcher: Dispatcher | None = None) -> None:
         self._sessionmaker = sessionmaker
         self._rasa = rasa
+        self._dispatcher = dispatcher
         self._evidence_dir = evidence_dir
         self._locks = ContactLocks()
         self._channels: dict[str, Channel] = dict(channels or {})
@@ -102,8 +135,22 @@ class InboundPipeline:
         return dict(self._channels)
 
     async def accept(self, message: InboundMessage) -> Accepted:
-        """Store ``message`` (files given as bytes become evidence in the same transaction);
-        a repeated delivery is recognised by its dedupe key and stores nothing."""
+        """Store ``message``, its files as evidence; a repeated delivery is recognised by its
+        dedupe key and stores nothing new.
+
+        The files (bytes, or a ``path`` on disk) are checked, hashed and put in the evidence
+        store *before* the transaction opens, in a worker thread: inside it, 60 MB of hashing
+        would hold SQLite's write lock (``BEGIN IMMEDIATE``) and a pooled connection while
+        every other message waits. The transaction then only writes their rows. A file whose
+        transaction fails stays in the store unreferenced (content-addressed: a retry reuses it).
+        """
+        stored: list[tuple[str, Path] | InvalidInput] = []
+        for attachment in message.attachments:
+            try:
+                stored.append(await store_evidence(self._evidence_dir, kind=attachment.kind,
+                                                   data=attachment.data, path=attachment.path))
+            except InvalidInput as exc:
+                stored.append(exc)  # refused by name in the message's attachments
         async with session_scope(self._sessionmaker) as session:
             contact = await get_or_create_contact(
                 session, channel=message.channel, external_id=message.external_id,
@@ -119,7 +166,7 @@ class InboundPipeline:
                 return Accepted(stored.id, stored.contact_id, duplicate=True)
             contact.unreachable_at = None  # they wrote: they can be reached again
             if message.attachments:
-                files = await self._store_attachments(session, contact=contact, message=message)
+                files = await self._store_attachments(session, contact=contact, message=message, stored=stored)
                 record.meta = {**(record.meta or {}), "attachments": files}
             return Accepted(record.id, contact.id)
 
@@ -145,21 +192,29 @@ class InboundPipeline:
             async with session_scope(self._sessionmaker) as session:
                 return await self._previous_outcome(session, dedupe_key=message.dedupe_key)
         async with self._locks.for_contact(accepted.contact_id):
-            return await self._process(accepted.inbound_id)
+            if not await self._earlier_first(accepted.contact_id, accepted.inbound_id):
+                # stored; answered in order after the earlier ones, by the retry round
+                return Outcome(inbound_id=accepted.inbound_id, replies=(SAVED_FOR_LATER,), answered=False)
+            return await self._process(accepted.inbound_id, in_response=True)
 
-    async def retry_pending(self, *, limit: int = 20) -> int:
-        """Answer messages kept while Rasa was down (oldest first); returns how many were tried."""
+    async def retry_pending(self, *, limit: int = 50) -> int:
+        """Answer what waits: messages kept while Rasa was down (when their back-off is over)
+        and messages stored but never taken (a crash between storing and answering — picked
+        up at once after a restart), oldest first, each worker's in order. Call only while
+        Rasa and the action server are both up. Returns how many were tried."""
+        now = utcnow()
         async with session_scope(self._sessionmaker) as session:
-            # also deliveries stored but never scheduled (a crash between accept and schedule)
-            stale = utcnow() - STALE_RECEIVED
+            free = or_(InboundRecord.lease_until.is_(None), InboundRecord.lease_until <= now)
             rows = (await session.execute(
                 select(InboundRecord.id, InboundRecord.contact_id)
-                .where(or_(InboundRecord.status == InboundStatus.PENDING_RETRY.value,
-                           and_(InboundRecord.status == InboundStatus.RECEIVED.value,
-                                InboundRecord.received_at < stale)))
+                .where(or_(and_(InboundRecord.status == InboundStatus.PENDING_RETRY.value, free),
+                           and_(InboundRecord.status == InboundStatus.RECEIVED.value, free,
+                                InboundRecord.received_at < now - UNSCHEDULED)))
                 .order_by(InboundRecord.id).limit(limit))).all()
+        by_contact: dict[int, list[int]] = {}
         for inbound_id, contact_id in rows:
-            await self._turn(contact_id, inbound_id)
+            by_contact.setdefault(contact_id, []).append(inbound_id)
+        await asyncio.gather(*(self._turn(contact_id, ids[-1]) for contact_id, ids in by_contact.items()))
         return len(rows)
 
     def schedule_resume(self, contact_id: int) -> None:
@@ -186,55 +241,108 @@ class InboundPipeline:
                     return
                 replies = tuple(Reply.from_rasa(r) for r in raw)
                 async with session_scope(self._sessionmaker) as session:
+                    now = utcnow()
                     session.add_all(OutboundRecord(contact_id=contact_id, inbound_id=None, channel=channel_name,
                                                    text=r.text, buttons=[b.__dict__ for b in r.buttons],
-                                                   image=r.image, created_at=utcnow()) for r in replies)
-                if replies:
-                    await self._send(contact_id, replies)
+                                                   image=r.image, created_at=now) for r in replies)
+                    add_notification(session, key=f"resume:{contact_id}:{now.timestamp()}", template=TURN_TEMPLATE,
+                                     params={"replies": [reply_dict(r) for r in replies]}, now=now,
+                                     channel=channel_name, contact_id=contact_id)
+                await self._deliver(contact_id)
         except Exception:  # bulkhead
             logger.exception("contact %s: resuming the bot failed", contact_id)
 
     async def _turn(self, contact_id: int, inbound_id: int) -> None:
         try:
             async with self._locks.for_contact(contact_id):
-                outcome = await self._process(inbound_id)
-                if outcome.replies:
-                    await self._send(contact_id, outcome.replies)
+                if await self._earlier_first(contact_id, inbound_id):
+                    await self._process(inbound_id)
+                else:
+                    await self._waiting(inbound_id)
+                await self._deliver(contact_id)
                 # the worker wrote: updates that waited for them go out now (WeChat's window is open)
                 await self.flush_held(contact_id)
         except Exception:  # bulkhead: one message never takes the others down
             logger.exception("inbound %s: turn failed", inbound_id)
 
-    async def _process(self, inbound_id: int) -> Outcome:
+    async def _earlier_first(self, contact_id: int, inbound_id: int) -> bool:
+        """Answer this worker's earlier messages still unanswered (kept for retry, or left by
+        a crash) before this one. False when one of them cannot be answered now (another
+        gateway holds it, its retry is not due, Rasa failed again): then this one waits too,
+        and the retry round answers them all in order — a conversation is never answered
+        out of order."""
+        now = utcnow()
+        async with session_scope(self._sessionmaker) as session:
+            earlier = list((await session.execute(
+                select(InboundRecord.id, InboundRecord.lease_until).where(
+                    InboundRecord.contact_id == contact_id, InboundRecord.id < inbound_id,
+                    InboundRecord.status.in_((InboundStatus.RECEIVED.value, InboundStatus.PENDING_RETRY.value)))
+                .order_by(InboundRecord.id))).all())
+        for earlier_id, lease_until in earlier:
+            if lease_until is not None and lease_until > now:
+                return False
+            outcome = await self._process(earlier_id)
+            if not outcome.answered and not outcome.for_staff:
+                return False
+        return True
+
+    async def _waiting(self, inbound_id: int) -> None:
+        """The worker is told once that this message is saved and will be answered after the
+        ones before it (it stays unanswered; the retry round takes it, in order)."""
         async with session_scope(self._sessionmaker) as session:
             record = await session.get_one(InboundRecord, inbound_id)
+            if record.status != InboundStatus.RECEIVED.value or record.attempts:
+                return
             contact = await session.get_one(Contact, record.contact_id)
-            if record.status not in (InboundStatus.RECEIVED.value, InboundStatus.PENDING_RETRY.value):
+            self._turn_row(session, record=record, contact=contact, replies=(SAVED_FOR_LATER,), suffix=":waiting")
+
+    async def _deliver(self, contact_id: int) -> None:
+        if self._dispatcher is not None:
+            await self._dispatcher.deliver_contact(contact_id, now=utcnow())
+
+    async def _claim(self, session: AsyncSession, inbound_id: int) -> InboundRecord | None:
+        """The message, now leased to this turn; None when it is answered, or another gateway
+        holds it, or (kept for retry) its back-off is not over."""
+        now = utcnow()
+        claimed = await session.execute(
+            update(InboundRecord)
+            .where(InboundRecord.id == inbound_id,
+                   InboundRecord.status.in_((InboundStatus.RECEIVED.value, InboundStatus.PENDING_RETRY.value)),
+                   or_(InboundRecord.lease_until.is_(None), InboundRecord.lease_until <= now))
+            .values(lease_until=now + LEASE))
+        if claimed.rowcount != 1:
+            return None
+        return await session.get_one(InboundRecord, inbound_id, populate_existing=True)
+
+    def _turn_row(self, session: AsyncSession, *, record: InboundRecord, contact: Contact,
+                  replies: Sequence[Reply], suffix: str = "") -> None:
+        """The replies to ``record`` as one outbox row, in the caller's transaction."""
+        if replies:
+            add_notification(session, key=f"turn:{record.id}{suffix}", template=TURN_TEMPLATE,
+                             params={"replies": [reply_dict(r) for r in replies]}, now=utcnow(),
+                             channel=contact.channel, contact_id=contact.id, inbound_id=record.id)
+
+    async def _process(self, inbound_id: int, *, in_response: bool = False) -> Outcome:
+        """Answer one stored message. The replies are stored with the message's answer and,
+        unless they go back ``in_response`` (the web chat's own request), as a turn row the
+        dispatcher sends — in the same transaction, so an answer is never recorded without
+        the means to deliver it."""
+        async with session_scope(self._sessionmaker) as session:
+            record = await self._claim(session, inbound_id)
+            if record is None:
                 return Outcome(inbound_id=inbound_id, replies=(), answered=False)
+            contact = await session.get_one(Contact, record.contact_id)
             first_try = record.attempts == 0
-            if contact.handoff_at is not None:
-                # A person has the conversation: the bot stays out of it (staff read it in
-                # the console and answer on the worker's channel). The worker is told so
-                # once, not after every line they write.
-                earlier = (await session.execute(
-                    select(func.count(InboundRecord.id)).where(
-                        InboundRecord.contact_id == contact.id, InboundRecord.id != record.id,
-                        InboundRecord.status == InboundStatus.FOR_STAFF.value,
-                        InboundRecord.received_at >= contact.handoff_at))).scalar_one()
-                record.status = InboundStatus.FOR_STAFF.value
-                return Outcome(inbound_id=record.id, replies=() if earlier else (WITH_STAFF,), answered=False)
-            if not record.payload and (linked := await do_take_link_code(
-                    session, contact=contact, text=record.text, now=utcnow())):
-                await do_record_answer(session, inbound=record, replies=[linked.as_dict()])
-                return Outcome(inbound_id=record.id, replies=(linked,))
-            if review_step := await do_take_review_step(
-                    session, contact=contact, payload=record.payload, text=record.text, now=utcnow()):
-                await do_record_answer(session, inbound=record, replies=[r.as_dict() for r in review_step])
-                return Outcome(inbound_id=record.id, replies=review_step)
-            if not record.payload and (rating := await do_take_rating(
-                    session, contact=contact, text=record.text, now=utcnow())):
-                await do_record_answer(session, inbound=record, replies=[rating.as_dict()])
-                return Outcome(inbound_id=record.id, replies=(rating,))
+            early = await self._answer_before_rasa(session, record=record, contact=contact)
+            if early is not None:
+                replies, answered = early
+                if answered:
+                    await do_record_answer(session, inbound=record, replies=[r.as_dict() for r in replies])
+                record.lease_until = None
+                if not in_response:
+                    self._turn_row(session, record=record, contact=contact, replies=replies)
+                return Outcome(inbound_id=record.id, replies=replies, answered=answered,
+                               for_staff=record.status == InboundStatus.FOR_STAFF.value)
             meta = dict(record.meta or {})
             pending = meta.get("files") and "attachments" not in meta
             channel_name, sender = contact.channel, contact.rasa_sender_id
@@ -244,19 +352,76 @@ class InboundPipeline:
                                                               channel_name=channel_name, meta=meta)
             except ChannelError as exc:  # retryable: kept, files fetched again on the retry
                 logger.warning("inbound %s kept for retry: files not downloaded: %s", inbound_id, exc)
-                async with session_scope(self._sessionmaker) as session:
-                    await do_record_unanswered(session, inbound=await session.get_one(InboundRecord, inbound_id),
-                                               error=f"files: {exc}")
-                return Outcome(inbound_id=inbound_id, replies=(SAVED_FOR_LATER,) if first_try else (),
-                               answered=False)
+                return await self._keep(inbound_id, error=f"files: {exc}", first_try=first_try,
+                                        in_response=in_response)
         files = meta.get("attachments") or []
         text = record.payload or record.text or (SEND_EVIDENCE if files else "")
-        metadata = {"channel": channel_name, "contact_id": record.contact_id,
+        metadata = {"channel": channel_name, "contact_id": record.contact_id, "inbound_id": inbound_id,
                     **{k: v for k, v in meta.items() if k != "files"}}
-        outcome = await self._answer(inbound_id=inbound_id, sender=sender, text=text, metadata=metadata)
-        if not outcome.answered and not first_try:
-            return Outcome(inbound_id=inbound_id, replies=(), answered=False)  # told once already
-        return outcome
+        try:
+            raw = None if first_try else await self._rasa.replies_to(sender=sender, inbound_id=inbound_id)
+            if raw is None:
+                raw = await self._rasa.send_message(sender=sender, message=text, metadata=metadata)
+        except RasaError as exc:
+            logger.warning("inbound %s kept for retry: %s", inbound_id, exc)
+            return await self._keep(inbound_id, error=str(exc), first_try=first_try, in_response=in_response)
+        replies = tuple(Reply.from_rasa(r) for r in raw)
+        async with session_scope(self._sessionmaker) as session:
+            record = await session.get_one(InboundRecord, inbound_id)
+            contact = await session.get_one(Contact, record.contact_id)
+            await do_record_answer(session, inbound=record, replies=[r.as_dict() for r in replies])
+            record.lease_until = None
+            if not in_response:
+                self._turn_row(session, record=record, contact=contact, replies=replies)
+        return Outcome(inbound_id=inbound_id, replies=replies)
+
+    async def _answer_before_rasa(
+        self, session: AsyncSession, *, record: InboundRecord, contact: Contact,
+    ) -> tuple[tuple[Reply, ...], bool] | None:
+        """(replies, answered) when the message is answered without Rasa: the worker is with
+        a person, or it is a link code, a review step or a rating; else None."""
+        if contact.handoff_at is not None:
+            # A person has the conversation: the bot stays out of it (staff read it in
+            # the console and answer on the worker's channel). The worker is told so
+            # once, not after every line they write.
+            earlier = (await session.execute(
+                select(func.count(InboundRecord.id)).where(
+                    InboundRecord.contact_id == contact.id, InboundRecord.id != record.id,
+                    InboundRecord.status == InboundStatus.FOR_STAFF.value,
+                    InboundRecord.received_at >= contact.handoff_at))).scalar_one()
+            record.status = InboundStatus.FOR_STAFF.value
+            return (() if earlier else (WITH_STAFF,)), False
+        now = utcnow()
+        if not record.payload and (linked := await do_take_link_code(
+                session, contact=contact, text=record.text, now=now)):
+            return (linked,), True
+        if review_step := await do_take_review_step(
+                session, contact=contact, payload=record.payload, text=record.text, now=now):
+            return tuple(review_step), True
+        if not record.payload and (rating := await do_take_rating(
+                session, contact=contact, text=record.text, now=now)):
+            return (rating,), True
+        return None
+
+    async def _keep(self, inbound_id: int, *, error: str, first_try: bool, in_response: bool) -> Outcome:
+        """Rasa (or a file download) failed: keep the message for a retry after a back-off;
+        the worker is told once that it is saved. At the last attempt it goes to a person."""
+        async with session_scope(self._sessionmaker) as session:
+            record = await session.get_one(InboundRecord, inbound_id)
+            contact = await session.get_one(Contact, record.contact_id)
+            await do_record_unanswered(session, inbound=record, error=error)
+            record.lease_until = utcnow() + retry_after(record.attempts)
+            replies: tuple[Reply, ...] = (SAVED_FOR_LATER,) if first_try else ()
+            if record.attempts >= MAX_ATTEMPTS:
+                record.status, record.lease_until = InboundStatus.FAILED.value, None
+                await do_open_handoff(session, contact=contact, reason=(record.text or record.payload or "")[:500],
+                                      now=utcnow())
+                replies = (GIVEN_UP,)
+                logger.error("inbound %s not answered after %s attempts: given to staff", inbound_id, record.attempts)
+            if not in_response:
+                self._turn_row(session, record=record, contact=contact, replies=replies,
+                               suffix=f":kept:{record.attempts}")
+        return Outcome(inbound_id=inbound_id, replies=replies, answered=False)
 
     async def _fetch_files(self, inbound_id: int, *, contact_id: int, channel_name: str,
                            meta: dict[str, Any]) -> list[dict[str, Any]]:
@@ -284,22 +449,6 @@ class InboundPipeline:
             record.meta = {**(record.meta or {}), "attachments": files}
         return files
 
-    async def _send(self, contact_id: int, replies: Sequence[Reply]) -> None:
-        async with session_scope(self._sessionmaker) as session:
-            contact = await session.get_one(Contact, contact_id)
-            channel = self._channels.get(contact.channel)
-            target = Target(contact.id, contact.external_id)
-        if channel is None:
-            return  # the web chat answers in its own request
-        try:
-            await channel.send(target, replies)
-        except NotNow as exc:
-            logger.info("contact %s: turn not delivered now: %s", contact_id, exc)
-        except ChannelError as exc:
-            logger.warning("contact %s: turn not delivered: %s", contact_id, exc)
-            if exc.unreachable:
-                await self._mark_unreachable(contact_id)
-
     async def flush_held(self, contact_id: int) -> int:
         """Deliver the status updates that waited for this worker's next message."""
         async with session_scope(self._sessionmaker) as session:
@@ -326,49 +475,40 @@ class InboundPipeline:
             sent += 1
         return sent
 
-    async def _mark_unreachable(self, contact_id: int) -> None:
-        async with session_scope(self._sessionmaker) as session:
-            contact = await session.get_one(Contact, contact_id)
-            contact.unreachable_at = contact.unreachable_at or utcnow()
-
     async def _store_attachments(
-        self, session: AsyncSession, *, contact: Contact, message: InboundMessage
+        self, session: AsyncSession, *, contact: Contact, message: InboundMessage,
+        stored: Sequence[tuple[str, Path] | InvalidInput] | None = None,
     ) -> list[dict[str, Any]]:
         """Each file becomes an evidence item (no case yet: intake attaches it, or the
-        action adds it to the worker's open case). A refused file is named with its reason."""
+        action adds it to the worker's open case). A refused file is named with its reason.
+
+        ``stored``: per attachment, what :func:`store_evidence` made of it before the
+        transaction — only rows are written here. Without it the files are stored now (in a
+        worker thread, but inside the caller's transaction)."""
         files: list[dict[str, Any]] = []
         for n, attachment in enumerate(message.attachments, start=1):
             entry: dict[str, Any] = {"kind": attachment.kind, "name": attachment.filename}
+            done = stored[n - 1] if stored is not None else None
+            fields: dict[str, Any] = {
+                "evidence_dir": self._evidence_dir, "contact_id": contact.id, "kind": attachment.kind,
+                "source": f"{message.dedupe_key}#{n}"[:64], "original_filename": attachment.filename,
+                "mime_type": attachment.mime_type}
             try:
+                if isinstance(done, InvalidInput):
+                    raise done
                 async with session.begin_nested():
-                    item = await do_add_evidence(
-                        session, evidence_dir=self._evidence_dir, contact_id=contact.id, data=attachment.data,
-                        kind=attachment.kind, source=f"{message.dedupe_key}#{n}"[:64],
-                        original_filename=attachment.filename, mime_type=attachment.mime_type,
-                    )
+                    if done is not None:
+                        item = await do_add_evidence_file(session, path=done[1], sha256=done[0], **fields)
+                    elif attachment.path is not None:
+                        item = await do_add_evidence_file(session, path=attachment.path, **fields)
+                    else:
+                        item = await do_add_evidence(session, data=attachment.data, **fields)
                 entry.update(id=item.id, size=item.size, sha256=item.sha256)
             except InvalidInput as exc:
                 logger.info("attachment %s of %s refused: %s", n, message.dedupe_key, exc)
                 entry["refused"] = str(exc)
             files.append(entry)
         return files
-
-    async def _answer(self, *, inbound_id: int, sender: str, text: str, metadata: dict) -> Outcome:
-        try:
-            raw_replies = await self._rasa.send_message(sender=sender, message=text, metadata=metadata)
-        except RasaError as exc:
-            logger.warning("inbound %s kept for retry: %s", inbound_id, exc)
-            async with session_scope(self._sessionmaker) as session:
-                record = await session.get_one(InboundRecord, inbound_id)
-                await do_record_unanswered(session, inbound=record, error=str(exc))
-                if record.attempts >= MAX_ATTEMPTS:
-                    record.status = InboundStatus.FAILED.value  # left to staff; no more retries
-            return Outcome(inbound_id=inbound_id, replies=(SAVED_FOR_LATER,), answered=False)
-        replies = tuple(Reply.from_rasa(r) for r in raw_replies)
-        async with session_scope(self._sessionmaker) as session:
-            record = await session.get_one(InboundRecord, inbound_id)
-            await do_record_answer(session, inbound=record, replies=[r.as_dict() for r in replies])
-        return Outcome(inbound_id=inbound_id, replies=replies)
 
     async def _previous_outcome(self, session: AsyncSession, *, dedupe_key: str) -> Outcome:
         record = (

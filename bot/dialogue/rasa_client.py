@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 
@@ -43,6 +44,53 @@ class RasaClient:
         if not replies:
             raise RasaError("Rasa answered no messages (an action probably failed)")
         return replies
+
+    async def replies_to(self, *, sender: str, inbound_id: int) -> list[dict[str, Any]] | None:
+        """For a message posted before (a retry): the replies Rasa already gave it, read from
+        the conversation's tracker — or None when it must be posted (again).
+
+        A message Rasa holds without any reply (an action failed mid-turn) is rewound first,
+        so posting it again never leaves the worker's words twice in the conversation (a
+        form would take the repeat as the answer to its next question).
+
+        Raises:
+            RasaError: the tracker could not be read or rewound.
+        """
+        quoted = quote(sender, safe="")
+        events = await self._get(f"/conversations/{quoted}/tracker", params={"include_events": "AFTER_RESTART"})
+        found, replies = False, []
+        for event in events.get("events") or []:
+            if event.get("event") == "user":
+                if found:
+                    break
+                found = (event.get("metadata") or {}).get("inbound_id") == inbound_id
+            elif found and event.get("event") == "bot":
+                data = event.get("data") or {}
+                replies.append({"text": event.get("text"), "buttons": data.get("buttons") or [],
+                                "image": data.get("image"), "custom": data.get("custom")})
+        if not found:
+            return None
+        if replies:
+            return replies
+        await self._post(f"/conversations/{quoted}/tracker/events", [{"event": "rewind"}])
+        return None
+
+    async def _get(self, path: str, *, params: dict[str, str] | None = None) -> dict[str, Any]:
+        try:
+            async with self._http.get(f"{self._base_url}{path}", params=params, timeout=self._timeout) as response:
+                if response.status != 200:
+                    raise RasaError(f"Rasa answered HTTP {response.status} to GET {path.split('/')[1]}")
+                return await response.json(content_type=None)
+        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+            raise RasaError(f"Rasa unreachable at {self._base_url}: {exc!r}") from exc
+
+    async def _post(self, path: str, body: Any) -> None:
+        try:
+            async with self._http.post(f"{self._base_url}{path}", json=body, timeout=self._timeout) as response:
+                if response.status != 200:
+                    raise RasaError(f"Rasa answered HTTP {response.status} to POST {path.split('/')[1]}")
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise RasaError(f"Rasa unreachable at {self._base_url}: {exc!r}") from exc
 
     async def status(self) -> dict[str, Any]:
         """``GET /status``: which model is loaded.

@@ -29,10 +29,12 @@ from bot.fakes.telegram_state import (
     Clock,
     FakeTelegram,
     InjectedFailure,
+    PendingUpdate,
     RateLimits,
     StoredFile,
     TelegramUser,
     UpdateBuilder,
+    WebhookDelivery,
     WebhookState,
     bad_request,
     copy_json,
@@ -43,9 +45,9 @@ from bot.fakes.telegram_state import (
 
 __all__ = [
     "API_METHODS", "DEFAULT_PHOTO_SIZES", "FAKE_TELEGRAM", "SECRET_TOKEN_HEADER", "ApiError",
-    "ChatState", "FakeTelegram", "InjectedFailure", "RateLimits", "StoredFile", "TelegramUser",
-    "UpdateBuilder", "WebhookState", "create_fake_telegram", "running_fake_telegram",
-    "webhook_request",
+    "ChatState", "FakeTelegram", "InjectedFailure", "PendingUpdate", "RateLimits", "StoredFile",
+    "TelegramUser", "UpdateBuilder", "WebhookDelivery", "WebhookState", "create_fake_telegram",
+    "running_fake_telegram", "webhook_request",
 ]
 
 MAX_TEXT_LENGTH = 4096
@@ -226,6 +228,7 @@ async def set_webhook(fake: FakeTelegram, params: Params) -> Any:
         raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
     if params.flag("drop_pending_updates"):
         fake.pending_updates.clear()
+        fake.webhook_delivery.drop()
     fake.webhook = WebhookState(url, secret, params.integer("max_connections", 40) or 40,
                                 params.obj("allowed_updates"))
     if url:
@@ -237,16 +240,20 @@ async def delete_webhook(fake: FakeTelegram, params: Params) -> Any:
     was_set = bool(fake.webhook.url)
     if params.flag("drop_pending_updates"):
         fake.pending_updates.clear()
+        fake.webhook_delivery.drop()
+    fake.webhook_delivery.to_polling()  # what waited for the webhook is there for getUpdates
     fake.webhook = WebhookState()
     return Described(True, "Webhook was deleted" if was_set else "Webhook is already deleted")
 
 
 async def get_webhook_info(fake: FakeTelegram, params: Params) -> Any:
     info: JSON = {"url": fake.webhook.url, "has_custom_certificate": False,
-                  "pending_update_count": len(fake.pending_updates)}
+                  "pending_update_count": fake.pending_update_count()}
     if fake.webhook.url:
         info.update(without_none({"max_connections": fake.webhook.max_connections,
                                   "allowed_updates": fake.webhook.allowed_updates}))
+        if fake.webhook_delivery.last_error:
+            info["last_error_date"], info["last_error_message"] = fake.webhook_delivery.last_error
     return info
 
 
@@ -362,7 +369,18 @@ async def control_update(request: web.Request) -> web.Response:
     elif kind is not None:
         raise web.HTTPBadRequest(text=f"unknown kind {kind!r}")
     status = await fake.deliver(body)
-    return web.json_response({"update": body, "webhook_status": status})
+    waiting = any(p.update["update_id"] == body.get("update_id") for p in fake.webhook_delivery.pending())
+    return web.json_response({"update": body, "webhook_status": status, "pending": waiting})
+
+
+async def control_pending(request: web.Request) -> web.Response:
+    """What Telegram still holds for the bot: updates the webhook has not taken, with how often
+    each was tried, and those waiting for getUpdates."""
+    fake = request.app[FAKE_TELEGRAM]
+    waiting = [{"update_id": p.update["update_id"], "attempts": p.attempts, "last_error": p.last_error}
+               for p in fake.webhook_delivery.pending()]
+    return web.json_response({"count": fake.pending_update_count(), "webhook": waiting,
+                              "polling": len(fake.pending_updates)})
 
 
 async def control_answered(request: web.Request) -> web.Response:
@@ -410,8 +428,10 @@ def create_fake_telegram(token: str, *, clock: Clock | None = None) -> web.Appli
     ``POST /_fake/chats/{id}/block`` (or ``unblock``); ``GET /_fake/chats/{id}/messages``;
     ``POST /_fake/files?file_name=&kind=`` with the raw bytes, Content-Type = mime type;
     ``POST /_fake/updates`` an Update, or ``{"kind": "text"|"start"|"callback_query",
-    "user_id", "text"|"payload"|"data"}`` (posted to the webhook if one is set, else queued);
-    ``GET /_fake/callback_queries`` (answered); ``GET /_fake/calls``;
+    "user_id", "text"|"payload"|"data"}`` (posted to the webhook if one is set, else queued;
+    answers ``webhook_status`` of the first post, and ``pending`` while it waits to be posted
+    again); ``GET /_fake/pending`` (updates not yet taken); ``GET /_fake/callback_queries``
+    (answered); ``GET /_fake/calls``;
     ``POST /_fake/clock`` ``{"advance": seconds}``; ``POST /_fake/failures`` ``{"method",
     "status", "times"?, "description"?, "retry_after"?, "delay"?}``;
     ``POST /_fake/limits`` ``{"enabled"?, "per_chat_per_second"?, "overall_per_second"?}``.
@@ -426,6 +446,7 @@ def create_fake_telegram(token: str, *, clock: Clock | None = None) -> web.Appli
         web.get("/_fake/chats/{chat_id}/messages", control_messages),
         web.post("/_fake/files", control_register_file),
         web.post("/_fake/updates", control_update),
+        web.get("/_fake/pending", control_pending),
         web.get("/_fake/callback_queries", control_answered),
         web.get("/_fake/calls", control_calls),
         web.post("/_fake/clock", control_clock),
@@ -436,7 +457,11 @@ def create_fake_telegram(token: str, *, clock: Clock | None = None) -> web.Appli
     async def release_polls(app: web.Application) -> None:
         app[FAKE_TELEGRAM].close()
 
+    async def stop_delivery(app: web.Application) -> None:
+        await app[FAKE_TELEGRAM].webhook_delivery.close()
+
     app.on_shutdown.append(release_polls)
+    app.on_cleanup.append(stop_delivery)
     return app
 
 

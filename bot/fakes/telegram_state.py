@@ -155,6 +155,160 @@ class InjectedFailure:
     delay: float = 0.0
 
 
+# Telegram re-posts an update the webhook did not take; how often is not documented, so the
+# fake retries quickly (tests wait on it) and backs off a little, like a polite client.
+RETRY_FIRST, RETRY_MAX = 1.0, 5.0
+KEEP_FOR = 24 * 3600  # "we will store them on our server ... but not longer than 24 hours"
+WEBHOOK_TIMEOUT = 10.0
+ChatKey = int | str
+
+
+def chat_key(update: JSON) -> ChatKey:
+    """The chat whose updates must keep their order (the sender's, for a button press)."""
+    for value in update.values():
+        if isinstance(value, dict):
+            for owner in (value.get("chat"), (value.get("message") or {}).get("chat"), value.get("from")):
+                if isinstance(owner, dict) and isinstance(owner.get("id"), int):
+                    return owner["id"]
+    return f"update:{update.get('update_id')}"  # no chat: ordered with nothing
+
+
+@dataclass
+class PendingUpdate:
+    """An update the webhook has not answered with a 2xx yet."""
+
+    update: JSON
+    queued_at: float  # the fake's clock
+    attempts: int = 0
+    next_try: float = 0.0  # the event loop's clock
+    last_error: str | None = None
+
+
+class WebhookDelivery:
+    """Posts updates to the webhook as Telegram does (setWebhook: "in case of an unsuccessful
+    request, we will give up after a reasonable amount of attempts"): an update not answered
+    with a 2xx (refused, reset, timed out, an error status) stays pending and is posted again,
+    every ``RETRY_FIRST`` s backing off to ``RETRY_MAX`` s, for up to ``KEEP_FOR`` s. A chat's
+    updates go one at a time and in order: a later one waits behind an earlier pending one."""
+
+    def __init__(self, fake: FakeTelegram) -> None:
+        self._fake = fake
+        self._queues: dict[ChatKey, deque[PendingUpdate]] = {}
+        self._busy: set[ChatKey] = set()  # chats with a post in flight
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._retrier: asyncio.Task[None] | None = None
+        self._http: aiohttp.ClientSession | None = None
+        self.timeout = WEBHOOK_TIMEOUT
+        self.last_error: tuple[int, str] | None = None  # (date, message), as getWebhookInfo shows
+
+    def pending(self) -> list[PendingUpdate]:
+        return [item for queue in self._queues.values() for item in queue]
+
+    async def deliver(self, update: JSON) -> int | None:
+        """Queue ``update`` behind its chat's pending ones and post it now if it is first.
+        Returns the status of that first post; None when there was no answer or no post."""
+        key = chat_key(update)
+        queue = self._queues.setdefault(key, deque())
+        queue.append(PendingUpdate(copy_json(update), self._fake.now()))
+        if len(queue) > 1:  # an earlier update of the chat waits, or is being posted
+            self._ensure_retrier()
+            return None
+        self._busy.add(key)
+        try:
+            status = await self._post_head(key)
+        finally:
+            self._busy.discard(key)
+        if key in self._queues:
+            self._ensure_retrier()
+        return status
+
+    def drop(self) -> None:
+        """setWebhook or deleteWebhook with ``drop_pending_updates``."""
+        self._queues.clear()
+
+    def to_polling(self) -> None:
+        """The webhook was deleted: what waited for it is there for getUpdates instead."""
+        for item in sorted(self.pending(), key=lambda i: i.update.get("update_id", 0)):
+            self._fake.queue_update(item.update)
+        self._queues.clear()
+
+    async def close(self) -> None:
+        tasks = [*self._tasks, *([self._retrier] if self._retrier else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._http is not None:
+            await self._http.close()
+
+    def _ensure_retrier(self) -> None:
+        if self._retrier is None or self._retrier.done():
+            self._retrier = asyncio.create_task(self._retry())
+
+    async def _retry(self) -> None:
+        """While anything waits: start posting each chat whose first update is due."""
+        loop = asyncio.get_running_loop()
+        while self._queues:
+            if not self._fake.webhook.url:
+                self.to_polling()
+                return
+            for key, queue in list(self._queues.items()):
+                if queue[0].queued_at < self._fake.now() - KEEP_FOR:
+                    queue.popleft()  # Telegram forgets it
+                    if not queue:
+                        del self._queues[key]
+                elif key not in self._busy and queue[0].next_try <= loop.time():
+                    self._busy.add(key)
+                    task = asyncio.create_task(self._drain(key))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+            await asyncio.sleep(0.1)
+
+    async def _drain(self, key: ChatKey) -> None:
+        """Post the chat's updates in order until one is not taken."""
+        try:
+            while key in self._queues and await self._post_head(key) in range(200, 300):
+                pass
+        finally:
+            self._busy.discard(key)
+
+    async def _post_head(self, key: ChatKey) -> int | None:
+        item = self._queues[key][0]
+        status, error = await self._post(item.update)
+        item.attempts += 1
+        if error is None:
+            queue = self._queues.get(key)
+            if queue and queue[0] is item:  # (unless dropped meanwhile)
+                queue.popleft()
+                if not queue:
+                    del self._queues[key]
+            return status
+        delay = min(RETRY_FIRST * 1.5 ** (item.attempts - 1), RETRY_MAX)
+        item.next_try, item.last_error = asyncio.get_running_loop().time() + delay, error
+        self.last_error = (int(self._fake.now()), error)
+        return status
+
+    async def _post(self, update: JSON) -> tuple[int | None, str | None]:
+        """One POST to the webhook: its status (None: no answer), and the error in the words
+        of getWebhookInfo's ``last_error_message`` (None: taken)."""
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._fake.webhook.max_connections))
+        headers, body = webhook_request(update, self._fake.webhook.secret_token)
+        try:
+            async with self._http.post(self._fake.webhook.url, data=body, headers=headers,
+                                       timeout=aiohttp.ClientTimeout(total=self.timeout)) as resp:
+                await resp.read()
+                if 200 <= resp.status < 300:
+                    return resp.status, None
+                return resp.status, f"Wrong response from the webhook: {resp.status} {resp.reason}"
+        except TimeoutError:
+            return None, "Read timeout expired"
+        except aiohttp.ClientConnectorError:
+            return None, "Connection refused"
+        except aiohttp.ClientError as exc:
+            return None, f"Connection error: {type(exc).__name__}"
+
+
 class FakeTelegram:
     """The fake server's state and its control API (chats, files, updates, failures, clock)."""
 
@@ -174,6 +328,7 @@ class FakeTelegram:
         self._clock_offset = 0.0
         self._file_count = 0
         self.pending_updates: list[JSON] = []
+        self.webhook_delivery = WebhookDelivery(self)
         self._wakeup = asyncio.Event()
         self._poll_generation = 0
         self._terminated_by = TERMINATED
@@ -228,15 +383,18 @@ class FakeTelegram:
     async def deliver(self, update: JSON) -> int | None:
         """Send an update where Telegram would: POST it to the webhook, else queue it.
 
-        Returns the webhook's HTTP status, or None when queued.
+        Returns the webhook's HTTP status of the first attempt; None when queued for
+        getUpdates, or for a re-delivery (no answer, or an earlier update of the chat waits).
+        An update the webhook does not answer with a 2xx is posted again until it is.
         """
         if not self.webhook.url:
             self.queue_update(update)
             return None
-        headers, body = webhook_request(update, self.webhook.secret_token)
-        async with aiohttp.ClientSession() as client:
-            async with client.post(self.webhook.url, data=body, headers=headers) as resp:
-                return resp.status
+        return await self.webhook_delivery.deliver(update)
+
+    def pending_update_count(self) -> int:
+        """Updates not yet taken, by the webhook or by getUpdates (getWebhookInfo's count)."""
+        return len(self.pending_updates) + len(self.webhook_delivery.pending())
 
     def sent_messages(self, chat_id: int) -> list[JSON]:
         """The Message objects the bot sent to a chat, oldest first, as currently edited."""

@@ -7,10 +7,11 @@ notification centre in the console (``org_*``: one per event kind a union body i
 
 from __future__ import annotations
 
+from bot.cases.words import beijing_words
+
 from datetime import datetime
 from typing import Any
 
-from bot.cases.deadlines import UNION_TZ
 
 WORKER_TEXTS = {
     "case_accepted": "您的案件 {number} 已被工会受理，会有专人跟进。",
@@ -70,6 +71,8 @@ _TIMESTAMP_PARAMS = ("reply_due",)  # stored as ISO 8601 (UTC); shown in union t
 
 def render(template: str, params: dict[str, Any]) -> str:
     """The text for ``template``; unknown templates fall back to a generic line."""
+    if template == "turn":  # the bot's replies to one message, as one text
+        return "\n".join(r.get("text") or "" for r in params.get("replies") or [] if r.get("text")).strip()
     text = TEXTS.get(template)
     if text is None:
         return f"[{template}] 案件 {params.get('number', '')} {params.get('note', '')}".strip()
@@ -102,7 +105,7 @@ def _local_time(value: Any) -> Any:
         return value  # already words
     if moment.tzinfo is None:
         return value
-    return f"{moment.astimezone(UNION_TZ):%m月%d日 %H:%M}"
+    return beijing_words(moment)
 
 
 class _Missing(dict):  # a missing parameter renders empty instead of failing the send

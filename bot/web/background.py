@@ -13,7 +13,6 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from bot.db import utcnow
-from bot.dialogue.rasa_client import RasaError
 from bot.gateway import Gateway
 
 logger = logging.getLogger(__name__)
@@ -39,12 +38,10 @@ async def background_jobs(gateway: Gateway) -> AsyncIterator[None]:
     settings = gateway.settings
 
     async def retry() -> None:
-        # Messages kept while Rasa was down are answered once it is back, oldest first.
-        try:
-            await gateway.rasa.status()
-        except RasaError:
-            return
-        await gateway.pipeline.retry_pending()
+        # Messages kept while Rasa was down, or left unanswered by a crash, are answered once
+        # Rasa and the action server are both up (at once after a restart), oldest first.
+        if await gateway.dialogue_up():
+            await gateway.pipeline.retry_pending()
 
     stop = asyncio.Event()
     tasks = []

@@ -1,4 +1,8 @@
-"""``/healthz``: 200 only when the database, Rasa (with a model) and the action server are up."""
+"""``/healthz``: 200 only when the database, Rasa (with a model) and the action server are up.
+
+Anyone may ask whether the gateway is up; only this host (or an operator with the metrics
+token) is told what is down and why: the reasons name internal addresses and errors.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from sqlalchemy import text
 
 from bot.dialogue.rasa_client import RasaError
 from bot.web.keys import GATEWAY
+from bot.web.metrics import guard
 
 
 async def _database(app: web.Application) -> str | None:
@@ -41,13 +46,21 @@ async def _actions(app: web.Application) -> str | None:
     return None
 
 
-async def healthz(request: web.Request) -> web.Response:
+async def healthz(request: web.Request, *, token: str | None = None) -> web.Response:
+    """``{"status": "ok"|"unavailable"}`` with 200 or 503; ``checks`` and ``reason`` too for
+    a request :func:`~bot.web.metrics.guard` allows.
+
+    Args:
+        token: the operators' token (``METRICS_TOKEN``), bound by the app factory; ``None``
+            means details for loopback requests only.
+    """
     app = request.app
     names = ("database", "rasa", "actions")
     results = await asyncio.gather(_database(app), _rasa(app), _actions(app))
-    checks = {name: ("ok" if err is None else err) for name, err in zip(names, results)}
     ok = all(err is None for err in results)
-    body = {"status": "ok" if ok else "unavailable", "checks": checks}
-    if not ok:
-        body["reason"] = "; ".join(f"{n}: {e}" for n, e in zip(names, results) if e is not None)
+    body: dict[str, object] = {"status": "ok" if ok else "unavailable"}
+    if guard(token)(request):
+        body["checks"] = {name: ("ok" if err is None else err) for name, err in zip(names, results)}
+        if not ok:
+            body["reason"] = "; ".join(f"{n}: {e}" for n, e in zip(names, results) if e is not None)
     return web.json_response(body, status=200 if ok else 503)

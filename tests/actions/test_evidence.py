@@ -12,7 +12,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import store
 from actions.cases import OpenCase
-from actions.dispute_form import AskConfirmed, AskEvidence, ValidateDisputeForm
+from actions.dispute_form import ValidateDisputeForm
+from actions.dispute_steps import AskConfirmed, AskEvidence
 from actions.evidence import ReceiveEvidence
 from bot.cases.evidence import EvidenceItem, do_add_evidence
 from bot.cases.messages import get_or_create_contact

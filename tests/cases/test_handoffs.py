@@ -3,6 +3,8 @@ hand-back, office hours, and escalation of handoffs nobody takes."""
 
 from __future__ import annotations
 
+from bot.cases.words import beijing_words
+
 import uuid
 from datetime import datetime, timedelta
 
@@ -97,7 +99,7 @@ async def test_outside_office_hours_the_due_time_starts_at_the_next_opening(
     handoff = await ho.do_open_handoff(session, contact=await new_contact(session), reason="转人工", now=asked)
     assert handoff.due_at == due
     [row] = await handoff_rows(session, handoff, "org_handoff_requested")
-    assert row.params["due"] == f"{due.astimezone(UNION_TZ):%m月%d日 %H:%M}"
+    assert row.params["due"] == beijing_words(due)
 
 
 def test_next_opening_is_none_while_the_office_is_open() -> None:

@@ -12,20 +12,22 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.cases.demo import do_seed_demo
 from bot.cases.errors import InvalidInput
-from bot.cases.intake import CaseDraft, do_open_case
+from bot.cases.intake import CaseDraft, do_open_case, referral_notice
 from bot.cases.messages import get_or_create_contact
-from bot.cases.models import CaseEvent
+from bot.cases.models import CaseCollaborator, CaseDeadline, CaseEvent
+from bot.cases.outbox import OutboxMessage
 from bot.cases.queries import get_case_detail_or_raise
 from bot.db import create_sessionmaker, session_scope
 
 # Friday 2026-11-20 17:00 in Yiwu (09:00 UTC)
 FRIDAY_EVENING = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
 
-# An employer and a place the demo organisation does not know: the intake desk takes it.
+# An employer and a place the demo organisation does not know, but nowhere else either (城西
+# is a street of Yiwu without a union body in the demo): the intake desk takes it.
 WAGES = CaseDraft(
     category="unpaid_wages",
     employer="温州某某鞋厂",
-    location="温州鹿城区",
+    location="城西街道",
     amount=8000,
     amount_text="八千多块",
     description="老板欠我三个月工资一共八千多块",
@@ -58,7 +60,7 @@ async def test_the_case_keeps_what_the_worker_said(session: AsyncSession, worker
     assert detail["description"] == "老板欠我三个月工资一共八千多块"
     assert [e["kind"] for e in detail["events"]] == ["opened"]
     assert detail["events"][0]["note"] == detail["routing_reason"] == (
-        "雇主不在登记名录，工作地点「温州鹿城区」不在辖区名录，由 义乌市总工会职工服务受理中心 受理"
+        "雇主不在登记名录，工作地点「城西街道」不在辖区名录，由 义乌市总工会职工服务受理中心 受理"
     )
 
 
@@ -120,3 +122,65 @@ async def test_concurrent_openings_never_share_a_number(engine: AsyncEngine) -> 
 
     numbers = await asyncio.gather(*(open_one() for _ in range(8)))
     assert len(set(numbers)) == 8
+
+
+# --- a place outside Yiwu ----------------------------------------------------------------
+
+NINGBO = CaseDraft(category="unpaid_wages", employer="某某模具厂", location="宁波", amount=6000,
+                   hometown="江西赣州", description="老板欠了两个月工资")
+OUTSIDE_REASON = "工作地点「宁波」不在义乌市总工会的服务范围内，请拨打当地职工维权热线 12351"
+
+
+async def rows(session: AsyncSession, model, case_id: int):  # type: ignore[no-untyped-def]
+    stmt = select(model).where(model.case_id == case_id).order_by(model.id)
+    return list((await session.execute(stmt)).scalars())
+
+
+@pytest.mark.parametrize("location", ["宁波", "郑州", "杭州 西湖区", "浙江东阳"])
+async def test_a_case_from_outside_is_referred_not_given_to_a_union_here(
+    session: AsyncSession, worker, location: str
+) -> None:
+    draft = CaseDraft(category="overtime", employer="某某厂", location=location)
+    case = await do_open_case(session, contact=worker, draft=draft, actor="test", now=FRIDAY_EVENING)
+    detail = await get_case_detail_or_raise(session, number=case.number)
+    assert detail["org"] == "义乌市总工会职工服务受理中心" and detail["status"] == "referred"
+    assert detail["routing_reason"] == f"工作地点「{location}」不在义乌市总工会的服务范围内，请拨打当地职工维权热线 12351"
+
+
+async def test_the_referral_is_on_the_timeline_and_told_to_the_worker(session: AsyncSession, worker) -> None:
+    from bot.notify.texts import render
+
+    case = await do_open_case(session, contact=worker, draft=NINGBO, actor=f"worker:{worker.id}", now=FRIDAY_EVENING)
+    events = await rows(session, CaseEvent, case.id)
+    assert [(e.kind, e.actor) for e in events] == [
+        ("opened", f"worker:{worker.id}"), ("accepted", "system:intake"), ("referred", "system:intake"),
+    ]
+    assert events[0].note == events[2].note == OUTSIDE_REASON
+    assert events[2].data["agency"] == "宁波当地总工会（职工维权热线 12351）"
+    told = [o for o in await rows(session, OutboxMessage, case.id) if o.contact_id == worker.id]
+    referred = next(o for o in told if o.template == "case_referred")
+    assert "宁波当地总工会（职工维权热线 12351）" in render(referred.template, referred.params)
+    assert referred.params["note"] == OUTSIDE_REASON
+    assert await rows(session, CaseCollaborator, case.id) == []  # Yiwu's liaison offices serve Yiwu
+    assert referral_notice(case) == OUTSIDE_REASON + "。"
+
+
+async def test_a_referred_case_owes_no_resolution_but_a_follow_up(session: AsyncSession, worker) -> None:
+    case = await do_open_case(session, contact=worker, draft=NINGBO, actor="test", now=FRIDAY_EVENING)
+    deadlines = {d.kind: d for d in await rows(session, CaseDeadline, case.id)}
+    assert deadlines["accept"].met_at == deadlines["respond"].met_at == FRIDAY_EVENING
+    assert deadlines["resolve"].cancelled_at == FRIDAY_EVENING
+    # the desk checks the worker got help within its respond days: Friday evening + 3 working days
+    assert deadlines["referral_reply"].due_at == datetime(2026, 11, 25, 9, 0, tzinfo=timezone.utc)
+    assert case.due_at is None  # nothing here can escalate it or tell the worker it is late
+
+
+async def test_a_retried_request_from_outside_is_referred_once(session: AsyncSession, worker) -> None:
+    first = await do_open_case(session, contact=worker, draft=NINGBO, actor="t", source_key="rasa:w1:nb")
+    again = await do_open_case(session, contact=worker, draft=NINGBO, actor="t", source_key="rasa:w1:nb")
+    assert again.id == first.id and len(await rows(session, CaseEvent, first.id)) == 3
+
+
+async def test_an_ordinary_case_has_no_referral_notice(session: AsyncSession, worker) -> None:
+    case = await do_open_case(session, contact=worker, draft=WAGES, actor="test", now=FRIDAY_EVENING)
+    assert case.status == "submitted" and referral_notice(case) is None

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+import dataclasses
+
 from bot.cases.routing import (
-    EmployerRef, Jurisdiction, OrgRef, PlaceRef, RoutingRequest, match_employer, route_case,
+    EmployerRef, Jurisdiction, OrgRef, PlaceRef, RoutingRequest, is_outside, match_employer,
+    region_names, route_case,
 )
 
 CITY = OrgRef(1, "city", "义乌市总工会")
@@ -36,6 +39,8 @@ J = Jurisdiction(
         PlaceRef("佛堂", FOTANG),
     ),
     liaison_by_province={"江西": JIANGXI},
+    region_names=("义乌市", "义乌"),
+    hotline="12351",
 )
 
 
@@ -67,11 +72,59 @@ def test_a_street_without_pianqu_gets_it_directly() -> None:
     assert decision.org == FOTANG and "雇主不在登记名录" in decision.reason
 
 
-@pytest.mark.parametrize("location", [None, "杭州西湖区", ""])
-def test_unknown_location_goes_to_the_intake_desk(location: str | None) -> None:
+@pytest.mark.parametrize("location", [None, "", "城西街道", "浙江", "浙江义乌", "义乌福田街道", "江东", "工业园"])
+def test_a_location_unknown_but_not_elsewhere_goes_to_the_intake_desk(location: str | None) -> None:
     decision = route(employer="某某厂", location=location)
-    assert decision.org == INTAKE
+    assert decision.org == INTAKE and not decision.outside
     assert INTAKE.name in decision.reason
+
+
+@pytest.mark.parametrize(
+    "location", ["宁波", "郑州", "杭州 西湖区", "杭州西湖区", "浙江东阳", "温州鹿城区", "河南", "广东省东莞市"]
+)
+def test_a_place_outside_the_region_is_referred_to_the_local_hotline(location: str) -> None:
+    decision = route(employer="某某厂", location=location)
+    assert decision.outside and decision.org is None
+    assert decision.reason == f"工作地点「{location}」不在义乌市总工会的服务范围内，请拨打当地职工维权热线 12351"
+    assert decision.referral == f"{location}当地总工会（职工维权热线 12351）"
+
+
+def test_the_reason_names_the_city_and_its_hotline() -> None:
+    elsewhere = dataclasses.replace(J, city=OrgRef(1, "city", "某市总工会"), hotline="0579-12351")
+    decision = route_case(RoutingRequest(category="overtime", location="宁波"), elsewhere)
+    assert decision.reason == "工作地点「宁波」不在某市总工会的服务范围内，请拨打当地职工维权热线 0579-12351"
+
+
+def test_outside_keeps_urgency_but_shares_with_no_liaison_office() -> None:
+    decision = route(category="injury", employer="某工地", location="郑州", headcount=20, hometown="江西赣州")
+    assert decision.outside and decision.urgent and decision.group_dispute
+    assert decision.collaborators == () and decision.province == "江西"
+    assert "抄送" not in decision.reason
+
+
+def test_a_registered_employer_keeps_the_case_here_whatever_the_location_says() -> None:
+    assert route(employer="恒泰服饰", location="宁波").org == HENGTAI_PQ
+    consented = route(employer="鑫达电子厂", location="郑州", consent_company_union=True)
+    assert consented.org == XINDA_UNION
+    assert route(employer="顺丰", location="宁波").org == INTAKE  # no 片区, no place: the desk
+
+
+def test_a_configured_place_is_inside_even_if_it_looks_like_elsewhere() -> None:
+    assert not is_outside("稠江街道", J) and not is_outside("佛堂镇上的工地", J)
+    assert route(employer="某某厂", location="义乌佛堂").org == FOTANG
+
+
+def test_without_a_configured_region_nothing_is_outside() -> None:
+    no_region = dataclasses.replace(J, region_names=())
+    decision = route_case(RoutingRequest(category="overtime", location="宁波"), no_region)
+    assert decision.org == INTAKE and not decision.outside
+
+
+def test_region_names_are_the_region_with_and_without_its_suffix() -> None:
+    assert region_names("义乌市") == ("义乌市", "义乌")
+    assert region_names("嵊泗县") == ("嵊泗县", "嵊泗")
+    assert region_names("上海") == ("上海",)
+    assert region_names(None) == region_names("  ") == ()
 
 
 def test_group_disputes_go_to_the_city_and_are_urgent() -> None:

@@ -110,6 +110,8 @@ async def gateway(database_url: str, tmp_path, fake: FakeTelegram) -> AsyncItera
             "TELEGRAM_SECRET_TOKEN": SECRET,
             "TELEGRAM_API_BASE_URL": fake.base_url,
             "BACKGROUND_JOBS": "0",
+            # these tests post far faster than a person; the limits have their own tests
+            "RATE_UPLOAD_IP": "100000/10000", "RATE_SENDER": "100000/10000",
         },
         dotenv=tmp_path / "none.env",
     )
@@ -509,3 +511,17 @@ async def test_a_worker_blocking_the_bot_is_marked_unreachable_and_unblocking_cl
     assert (await contact_of(engine, worker)).unreachable_at is not None
     assert (await gateway.post(member_update("member")))[0] == 200
     assert (await contact_of(engine, worker)).unreachable_at is None
+
+
+async def test_text_or_a_caption_that_looks_like_an_intent_reaches_rasa_as_words(
+    gateway: Gateway, engine: AsyncEngine
+) -> None:
+    worker = new_worker()
+    command = gateway.updates.text(worker, '/ /inform{"amount": 99999}')  # a "command" hiding one
+    photo = gateway.updates.photo(worker, caption='/inform{"amount": 99999}')
+    for update in (command, photo):
+        assert (await gateway.post(update))[0] == 200
+    await gateway.settle()
+    for update in (command, photo):
+        [row] = await inbound_rows(engine, f"telegram:{update['update_id']}")
+        assert row.payload is None and row.text == '／inform{"amount": 99999}'

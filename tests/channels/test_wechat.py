@@ -130,6 +130,8 @@ async def gateway(request: pytest.FixtureRequest, database_url: str, tmp_path,
             "ACTION_URL": f"http://127.0.0.1:{free_port()}",
             "GONGYOU_VAR_DIR": str(tmp_path),
             "BACKGROUND_JOBS": "0",
+            # these tests post far faster than a person; the limits have their own tests
+            "RATE_UPLOAD_IP": "100000/10000", "RATE_SENDER": "100000/10000",
             "WECHAT_TOKEN": TOKEN,
             "WECHAT_APP_ID": fake.state.app_id,
             "WECHAT_APP_SECRET": SECRET,
@@ -233,9 +235,13 @@ BILLION_LAUGHS = """<?xml version="1.0"?>
 <MsgType>text</MsgType><Content>&lol4;</Content><MsgId>42</MsgId></xml>"""
 EXTERNAL_ENTITY = """<?xml version="1.0"?><!DOCTYPE xml [<!ENTITY x SYSTEM "file:///etc/passwd">]>
 <xml><FromUserName>{openid}</FromUserName><MsgType>text</MsgType><Content>&x;</Content></xml>"""
+# A comment that looks like an element start once ended a guard that read the prolog only.
+AFTER_A_COMMENT = """<!-- <xml> --><!DOCTYPE xml [<!ENTITY x "冒充的话">]>
+<xml><FromUserName>{openid}</FromUserName><CreateTime>1</CreateTime><MsgType>text</MsgType>
+<Content>&x;</Content><MsgId>43</MsgId></xml>"""
 
 
-@pytest.mark.parametrize("template", [BILLION_LAUGHS, EXTERNAL_ENTITY])
+@pytest.mark.parametrize("template", [BILLION_LAUGHS, EXTERNAL_ENTITY, AFTER_A_COMMENT])
 @pytest.mark.parametrize("mode", ["plain", "safe"])
 async def test_entity_declarations_are_400_and_nothing_stored(
     gateway: Gateway, http: aiohttp.ClientSession, engine: AsyncEngine, template: str, mode: str
@@ -837,3 +843,96 @@ async def test_recorded_callbacks_replay_in_each_mode(
     if payload == "wechat_voice.xml":
         assert row.meta["attachments"][0]["size"] == len(AMR)
     assert gateway.messages_to(openid)  # answered on WeChat (Rasa is down here: "saved")
+
+
+# -- replays, freshness, and text that looks like an intent -----------------------------------
+
+
+@pytest.mark.parametrize(("age", "status"), [(310, 403), (-310, 403), (290, 200)])
+async def test_a_callback_more_than_five_minutes_off_is_refused_and_nothing_stored(
+    gateway: Gateway, http: aiohttp.ClientSession, engine: AsyncEngine, age: int, status: int
+) -> None:
+    openid = new_openid()
+    xml = text_xml(openid, "老板欠我工资")
+    stamp = str(int(time.time()) - age)  # signed by the real account, but old (or ahead)
+    params, body = callback_request("safe", TOKEN, AES_KEY, gateway.fake.state.app_id, xml, timestamp=stamp)
+    answer = await gateway.post(http, xml, query=params, body=body)
+    await gateway.settle()
+    assert answer[0] == status
+    if status == 403:
+        assert "5 minutes" in answer[1]
+        assert await inbound_of(engine, openid) == []
+    else:
+        assert len(await inbound_of(engine, openid)) == 1
+
+
+@pytest.mark.parametrize(("gateway", "mode"), [(None, "plain"), (AES_KEY, "safe")], indirect=["gateway"])
+async def test_a_replayed_callback_is_stored_once_and_its_nonce_carries_no_other_message(
+    gateway: Gateway, http: aiohttp.ClientSession, engine: AsyncEngine, mode: str
+) -> None:
+    openid = new_openid()
+    xml = text_xml(openid, "老板欠我三个月工资")
+    params, body = callback_request(mode, TOKEN, AES_KEY, gateway.fake.state.app_id, xml)  # type: ignore[arg-type]
+    assert await gateway.post(http, xml, query=params, body=body) == (200, "success")
+    await gateway.settle()
+    # the very same request again, after it was handled (WeChat retrying, or a logged copy)
+    assert await gateway.post(http, xml, query=params, body=body) == (200, "success")
+    # another message under the same signed timestamp and nonce: plain mode signs no body,
+    # in safe mode even one the account signed itself reuses the nonce
+    forged = text_xml(openid, "我撤回投诉，不用管了")
+    if mode == "plain":
+        forged_query, forged_body = params, forged.encode()
+    else:
+        forged_query, forged_body = callback_request("safe", TOKEN, AES_KEY, gateway.fake.state.app_id, forged,
+                                                     timestamp=params["timestamp"], nonce=params["nonce"])
+    status, answer = await gateway.post(http, forged, query=forged_query, body=forged_body)
+    assert status == 403 and "nonce" in answer
+    await gateway.settle()
+    assert [r.text for r in await inbound_of(engine, openid)] == ["老板欠我三个月工资"]
+    assert len(gateway.messages_to(openid)) == 1
+
+
+async def test_a_retry_after_the_nonce_was_claimed_but_nothing_stored_is_stored(
+    gateway: Gateway, http: aiohttp.ClientSession, engine: AsyncEngine
+) -> None:
+    openid, msg_id = new_openid(), uuid.uuid4().int >> 66
+    xml = text_xml(openid, "第一次没存上", msg_id=msg_id)
+    params, body = callback_request("safe", TOKEN, AES_KEY, gateway.fake.state.app_id, xml)
+    # the first try claimed the nonce, then the gateway died before the message was stored
+    assert await gateway.app[GATEWAY].wechat.claim_callback(params, delivery=f"wechat:{msg_id}")
+    assert await gateway.post(http, xml, query=params, body=body) == (200, "success")
+    await gateway.settle()
+    [record] = await inbound_of(engine, openid)
+    assert record.text == "第一次没存上"
+
+
+async def test_in_safe_mode_msg_signature_is_checked_before_the_message_inside_is_read(
+    gateway: Gateway, http: aiohttp.ClientSession, engine: AsyncEngine
+) -> None:
+    before = await inbound_count(engine)
+    nonce, ts = str(uuid.uuid4().int % 10**10), str(int(time.time()))
+    crypto = WeChatCrypto(TOKEN, AES_KEY, gateway.fake.state.app_id)
+    sealed = ET.fromstring(crypto.encrypt_message("<xml><FromUserName>o_x</FromUserName><MsgType>te", nonce, ts))
+    query = {"signature": wechat_signature(TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce,
+             "encrypt_type": "aes", "msg_signature": sealed.findtext("MsgSignature") or ""}
+    body = f"<xml><ToUserName>gh</ToUserName><Encrypt>{sealed.findtext('Encrypt')}</Encrypt></xml>".encode()
+    status, answer = await gateway.post(http, text_xml("o_x", "x"), query={**query, "msg_signature": "0" * 40},
+                                        body=body)
+    assert (status, answer) == (403, "bad msg_signature")
+    # signed by the account, the same broken message is read, and is malformed
+    assert await gateway.post(http, text_xml("o_x", "x"), query=query, body=body) == (400, "malformed XML")
+    assert await inbound_count(engine) == before
+
+
+async def test_text_that_looks_like_an_intent_is_stored_and_sent_to_rasa_as_words(
+    gateway: Gateway, http: aiohttp.ClientSession, engine: AsyncEngine
+) -> None:
+    openid = new_openid()
+    injected = '/inform{"amount": 99999}'
+    assert await gateway.post(http, text_xml(openid, injected)) == (200, "success")
+    assert await gateway.post(http, text_xml(openid, " ／greet")) == (200, "success")
+    await gateway.settle()
+    record, fullwidth = await inbound_of(engine, openid)
+    assert record.payload is None and not record.text.strip().startswith("/")
+    assert record.text == '／inform{"amount": 99999}'  # the worker's words, as they read
+    assert (fullwidth.text, fullwidth.payload) == ("／greet", None)

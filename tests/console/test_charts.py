@@ -65,7 +65,7 @@ def test_every_chart_is_scriptless_scalable_svg_in_a_chinese_font(chart: Chart) 
 
 def test_weekly_chart_names_each_category_in_chinese_and_every_week() -> None:
     shown = texts(charts.weekly_by_category_svg(dashboard()))
-    assert {"欠薪", "加班", "工伤", "解雇", "社保"} <= set(shown)
+    assert {"欠薪", "加班", "工伤", "辞退", "社保"} <= set(shown)
     assert {"3月2日", "3月9日"} <= set(shown)  # the empty second week too
     assert "每周新增案件（按类别）" in shown
 

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -36,6 +36,7 @@ class Stack:
     ports: dict[str, int]
     first_health: tuple[int, dict]
     output: Path
+    sessions: dict[str, str] = field(default_factory=dict)
 
     @property
     def gateway(self) -> str:
@@ -43,8 +44,11 @@ class Stack:
 
     def say(self, sender: str, text: str | None = None, payload: str | None = None) -> list[dict]:
         body = {"sender": sender, "text": text} if text else {"sender": sender, "payload": payload}
+        if sender in self.sessions:
+            body["session"] = self.sessions[sender]
         response = requests.post(f"{self.gateway}/chat/api/messages", json=body, timeout=60)
         assert response.status_code == 200, response.text
+        self.sessions[sender] = response.json()["session"]  # the conversation's, from the first answer
         return response.json()["replies"]
 
     def cli(self, *args: str) -> str:
@@ -66,6 +70,9 @@ def start_stack(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         "RASA_PORT": str(ports["rasa"]),
         "ACTION_PORT": str(ports["actions"]),
         "GONGYOU_VAR_DIR": str(var_dir),
+        # the tests talk far faster than a person, all from this host; the limits have their own tests
+        "RATE_WEBCHAT_IP": "100000/10000", "RATE_WEBCHAT_FILES_IP": "100000/10000",
+        "RATE_WEBCHAT_POLL_IP": "100000/10000", "RATE_UPLOAD_IP": "100000/10000", "RATE_SENDER": "100000/10000",
     }
     for name in ("RASA_URL", "ACTION_URL", "RASA_TRACKER_DB"):
         env.pop(name, None)

@@ -25,6 +25,7 @@ from bot.fakes.telegram import (
     running_fake_telegram,
     webhook_request,
 )
+from tests.conftest import free_port
 
 TOKEN = "123456:AAHfakeTokenForGongyouTests"
 T0 = 1_750_000_000.0
@@ -301,6 +302,109 @@ async def test_deliver_posts_to_the_webhook_as_telegram_does(bot: Bot, fake: Fak
     assert fake.pending_updates == []
 
 
+class FlakyWebhook:
+    """A stand-in gateway whose answers are scripted: a status per call (200 once the script
+    runs out), or ``"slow"`` (it answers after the fake stopped waiting)."""
+
+    def __init__(self, *script: int | str) -> None:
+        self.script = list(script)
+        self.received: list[int] = []  # update_id of every post, failed ones included
+
+    async def handle(self, request: web.Request) -> web.Response:
+        update = await request.json()
+        self.received.append(update["update_id"])
+        answer = self.script.pop(0) if self.script else 200
+        if answer == "slow":
+            await asyncio.sleep(1)
+            answer = 200
+        return web.Response(status=int(answer))
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/telegram", self.handle)
+        return app
+
+
+async def eventually(check, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not reached"
+        await asyncio.sleep(0.02)
+
+
+@pytest.fixture
+def quick_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bot.fakes.telegram_state.RETRY_FIRST", 0.05)
+    monkeypatch.setattr("bot.fakes.telegram_state.RETRY_MAX", 0.2)
+
+
+async def test_an_update_answered_with_an_error_is_posted_again_until_taken(
+    bot: Bot, fake: FakeTelegram, quick_retries: None,
+) -> None:
+    hook = FlakyWebhook(500, 503)
+    async with serving(hook.app()) as origin:
+        await bot.set_webhook(f"{origin}/telegram")
+        update = fake.updates.text(WORKER, "工资还没发")
+        assert await fake.deliver(update) == 500  # the first post's answer
+        info = await bot.get_webhook_info()
+        assert info.pending_update_count == 1
+        assert info.last_error_message == "Wrong response from the webhook: 500 Internal Server Error"
+        await eventually(lambda: not fake.webhook_delivery.pending())
+    assert hook.received == [update["update_id"]] * 3
+    assert fake.pending_update_count() == 0
+
+
+async def test_a_webhook_that_is_down_or_slow_gets_the_update_once_it_answers(
+    bot: Bot, fake: FakeTelegram, quick_retries: None,
+) -> None:
+    port = free_port()
+    await bot.set_webhook(f"http://127.0.0.1:{port}/telegram")
+    fake.webhook_delivery.timeout = 0.3
+    update = fake.updates.text(WORKER, "在吗")
+    assert await fake.deliver(update) is None  # connection refused: kept
+    assert (await bot.get_webhook_info()).last_error_message == "Connection refused"
+    hook = FlakyWebhook("slow")  # the gateway is back, but its first answer comes too late
+    runner = web.AppRunner(hook.app())
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, "127.0.0.1", port).start()
+        await eventually(lambda: not fake.webhook_delivery.pending())
+    finally:
+        await runner.cleanup()
+    # refused (not counted by the webhook), timed out, taken
+    assert hook.received == [update["update_id"]] * 2
+    assert fake.webhook_delivery.last_error is not None
+    assert fake.webhook_delivery.last_error[1] == "Read timeout expired"
+
+
+async def test_a_chats_updates_wait_behind_its_pending_one_and_keep_their_order(
+    bot: Bot, fake: FakeTelegram, quick_retries: None,
+) -> None:
+    other = TelegramUser(4343, "阿芳")
+    hook = FlakyWebhook(502)
+    async with serving(hook.app()) as origin:
+        await bot.set_webhook(f"{origin}/telegram")
+        first, second = fake.updates.text(WORKER, "一"), fake.updates.text(WORKER, "二")
+        elsewhere = fake.updates.text(other, "别的聊天")
+        assert await fake.deliver(first) == 502
+        assert await fake.deliver(second) is None  # not posted before the first is taken
+        assert await fake.deliver(elsewhere) == 200  # another chat is not held up
+        await eventually(lambda: not fake.webhook_delivery.pending())
+    ids = [u["update_id"] for u in (first, second, elsewhere)]
+    assert hook.received == [ids[0], ids[2], ids[0], ids[1]]
+
+
+async def test_deleting_the_webhook_leaves_what_waits_to_get_updates(
+    bot: Bot, fake: FakeTelegram, quick_retries: None,
+) -> None:
+    await bot.set_webhook(f"http://127.0.0.1:{free_port()}/telegram")
+    update = fake.updates.text(WORKER, "还在吗")
+    assert await fake.deliver(update) is None
+    assert await bot.delete_webhook()
+    assert [u.update_id for u in await bot.get_updates()] == [update["update_id"]]
+    assert fake.webhook_delivery.pending() == []
+
+
 # --- update builders ------------------------------------------------------------------------
 
 def parse(update: dict, bot: Bot) -> Update:
@@ -377,6 +481,8 @@ async def test_control_routes_drive_the_fake_over_http(fake: FakeTelegram) -> No
         text = {"kind": "text", "user_id": 55, "text": "在吗"}
         async with http.post(f"{url}/updates", json=text) as resp:
             queued = await resp.json()
+        async with http.get(f"{url}/pending") as resp:
+            assert await resp.json() == {"count": 1, "webhook": [], "polling": 1}
         await (await http.post(f"{url}/clock", json={"advance": 60})).release()
         await (await http.post(f"{url}/failures", json={"method": "getMe", "status": 500})).release()
         async with http.get(f"{fake.base_url}/bot{TOKEN}/getMe") as resp:
@@ -395,5 +501,30 @@ async def test_control_routes_drive_the_fake_over_http(fake: FakeTelegram) -> No
     assert fake.files[file["file_id"]].content == b"%PDF" and file["file_path"].endswith(".pdf")
     assert queued["update"]["message"]["from"]["first_name"] == "小李"
     assert fake.pending_updates == [queued["update"]] and queued["webhook_status"] is None
+    assert queued["pending"] is False  # waiting for getUpdates, not for a webhook
     assert fake.now() == T0 + 60 and fake.chats[55].blocked and not fake.limits.enabled
+
+
+async def test_pending_shows_what_the_webhook_has_not_taken(fake: FakeTelegram, quick_retries: None) -> None:
+    url = f"{fake.base_url}/_fake"
+    port = free_port()
+    async with aiohttp.ClientSession() as http:
+        await (await http.post(f"{fake.base_url}/bot{TOKEN}/setWebhook",
+                               data={"url": f"http://127.0.0.1:{port}/telegram"})).release()
+        async with http.post(f"{url}/updates", json={"kind": "text", "user_id": 55, "text": "在吗"}) as resp:
+            posted = await resp.json()
+        assert posted["webhook_status"] is None and posted["pending"] is True
+        await asyncio.sleep(0.2)  # a retry or two, still refused
+        async with http.get(f"{url}/pending") as resp:
+            pending = await resp.json()
+        assert pending["count"] == 1 and pending["polling"] == 0
+        [waiting] = pending["webhook"]
+        assert waiting["update_id"] == posted["update"]["update_id"] and waiting["attempts"] >= 2
+        assert waiting["last_error"] == "Connection refused"
+        async with serving(FlakyWebhook().app()) as origin:
+            await (await http.post(f"{fake.base_url}/bot{TOKEN}/setWebhook",
+                                   data={"url": f"{origin}/telegram"})).release()
+            await eventually(lambda: fake.pending_update_count() == 0)
+            async with http.get(f"{url}/pending") as resp:
+                assert (await resp.json())["count"] == 0
 

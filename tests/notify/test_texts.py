@@ -63,7 +63,7 @@ def test_texts_use_the_parameters_they_are_given() -> None:
     assert render("staff_message", {"text": "您好，我是张敏", "author": STAFF}) == "工会工作人员：您好，我是张敏"
     assert render("staff_alert", {"text": "新案件 GY-2026-000002"}) == "【工友助手】新案件 GY-2026-000002"
     referred = render("case_referred", {"number": "N", "agency": "劳动仲裁委", "reply_due": "2026-03-16T01:00:00+00:00"})
-    assert "03月16日 09:00" in referred  # union time, not an ISO string
+    assert "3月16日 09:00" in referred and "T01" not in referred  # Beijing time words, not ISO
     handoff = render("org_handoff_requested", {"contact": "王小红", "channel": "wechat", "reason": "转人工",
                                                "number": None, "due": "03月02日 09:30"})
     assert "微信" in handoff and "案件" not in handoff and "03月02日 09:30" in handoff

@@ -42,6 +42,18 @@ async def gateway(database_url: str, tmp_path) -> AsyncIterator[str]:
 
 
 @pytest.fixture
+def session_for(tmp_path):  # type: ignore[no-untyped-def]
+    """A web chat conversation's session, as the gateway (var dir ``tmp_path``) signs it: what
+    the worker's browser holds after the first answer."""
+    from bot.channels.webchat import WebChatChannel
+
+    def sign(sender: str) -> str:
+        secret = (tmp_path / "webchat.secret").read_text().strip()
+        return WebChatChannel(sessionmaker=None, render=lambda t, p: "", secret=secret).session_for(sender)  # type: ignore[arg-type]
+    return sign
+
+
+@pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as client:
         yield client

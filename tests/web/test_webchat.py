@@ -64,10 +64,10 @@ async def test_when_rasa_is_down_the_worker_is_told_the_message_is_kept(
 
 
 async def test_a_repeated_delivery_is_stored_once(
-    gateway: str, http: aiohttp.ClientSession, engine: AsyncEngine
+    gateway: str, http: aiohttp.ClientSession, session_for, engine: AsyncEngine
 ) -> None:
     sender = f"w-{uuid.uuid4().hex[:8]}"
-    body = {"sender": sender, "text": "在吗", "message_id": "m-1"}
+    body = {"sender": sender, "text": "在吗", "message_id": "m-1", "session": session_for(sender)}
     for _ in range(3):
         async with http.post(gateway + API, json=body) as response:
             assert response.status == 200
@@ -92,7 +92,7 @@ async def test_the_chat_page_and_metrics_are_served(gateway: str, http: aiohttp.
 
 
 async def test_a_worker_with_staff_is_not_answered_by_the_bot(
-    gateway: str, http: aiohttp.ClientSession, engine: AsyncEngine
+    gateway: str, http: aiohttp.ClientSession, session_for, engine: AsyncEngine
 ) -> None:
     from bot.cases.messages import do_request_handoff, get_or_create_contact
     from bot.db import create_sessionmaker, session_scope
@@ -101,7 +101,7 @@ async def test_a_worker_with_staff_is_not_answered_by_the_bot(
     async with session_scope(create_sessionmaker(engine)) as session:
         contact = await get_or_create_contact(session, channel="webchat", external_id=sender)
         await do_request_handoff(session, contact=contact)
-    async with http.post(gateway + API, json={"sender": sender, "text": "我的事到底谁管"}) as response:
+    async with http.post(gateway + API, json={"sender": sender, "text": "我的事到底谁管", "session": session_for(sender)}) as response:
         replies = (await response.json())["replies"]
     # Rasa is down in these tests: had the bot been asked, the reply would say "saved for later".
     assert replies == [{"text": "已收到，工会工作人员会在这里回复您。"}]
@@ -112,9 +112,12 @@ FILES = "/chat/api/files"
 PNG = b"\x89PNG\r\n\x1a\n" + b"payslip-photo" * 50
 
 
-def upload(sender: str, *files: tuple[str, bytes, str], message_id: str | None = None) -> aiohttp.FormData:
+def upload(sender: str, *files: tuple[str, bytes, str], message_id: str | None = None,
+           session: str | None = None) -> aiohttp.FormData:
     form = aiohttp.FormData()
     form.add_field("sender", sender)
+    if session:
+        form.add_field("session", session)
     if message_id:
         form.add_field("message_id", message_id)
     for name, data, mime in files:
@@ -146,12 +149,13 @@ async def test_files_become_evidence_before_rasa_sees_them(
     assert evidence_path(tmp_path / "evidence", items[0].sha256).read_bytes() == PNG
 
 
-async def test_a_repeated_upload_is_stored_once(gateway: str, http: aiohttp.ClientSession, engine: AsyncEngine) -> None:
+async def test_a_repeated_upload_is_stored_once(gateway: str, http: aiohttp.ClientSession, session_for, engine: AsyncEngine) -> None:
     from bot.cases.evidence import EvidenceItem
 
     sender = f"w-{uuid.uuid4().hex[:8]}"
     for _ in range(3):
-        async with http.post(gateway + FILES, data=upload(sender, ("a.jpg", PNG, "image/jpeg"), message_id="u-1")) as r:
+        async with http.post(gateway + FILES, data=upload(sender, ("a.jpg", PNG, "image/jpeg"), message_id="u-1",
+                                                       session=session_for(sender))) as r:
             assert r.status == 200
     async with engine.connect() as connection:
         stored = (await connection.execute(
@@ -197,7 +201,7 @@ async def test_bad_uploads_get_a_clear_400_and_store_nothing(
 
 
 async def test_a_digit_after_the_case_is_resolved_is_its_rating(
-    gateway: str, http: aiohttp.ClientSession, engine: AsyncEngine
+    gateway: str, http: aiohttp.ClientSession, session_for, engine: AsyncEngine
 ) -> None:
     from bot.cases.intake import CaseDraft, do_open_case
     from bot.cases.messages import get_or_create_contact
@@ -216,19 +220,19 @@ async def test_a_digit_after_the_case_is_resolved_is_its_rating(
         await do_resolve(session, case=case, actor="staff:1", now=utcnow(), outcome="paid_in_full", amount_recovered=5000)
         case_id, number = case.id, case.number
 
-    async with http.post(gateway + API, json={"sender": sender, "text": "2分"}) as response:
+    async with http.post(gateway + API, json={"sender": sender, "text": "2分", "session": session_for(sender)}) as response:
         reply = (await response.json())["replies"][0]["text"]
     assert f"谢谢您的评价（2 分）。案件 {number} 已结案" in reply and "专家评审" in reply
     async with engine.connect() as connection:
         assert (await connection.execute(select(Rating.score).where(Rating.case_id == case_id))).scalar_one() == 2
         assert (await connection.execute(select(Case.status).where(Case.id == case_id))).scalar_one() == "closed"
     # a second digit is no rating any more: it goes on to the bot (down here, so "saved")
-    async with http.post(gateway + API, json={"sender": sender, "text": "5"}) as response:
+    async with http.post(gateway + API, json={"sender": sender, "text": "5", "session": session_for(sender)}) as response:
         assert "保存" in (await response.json())["replies"][0]["text"]
 
 
 async def test_a_browser_worker_receives_a_staff_reply_by_polling_once(
-    gateway: str, http: aiohttp.ClientSession, engine: AsyncEngine
+    gateway: str, http: aiohttp.ClientSession, session_for, engine: AsyncEngine
 ) -> None:
     import asyncio
     import time
@@ -249,14 +253,66 @@ async def test_a_browser_worker_receives_a_staff_reply_by_polling_once(
     deadline = time.monotonic() + 15
     while not updates:  # the dispatcher holds it for the browser within a round or two
         assert time.monotonic() < deadline, "the staff reply never reached the browser"
-        async with http.get(gateway + "/chat/api/updates", params={"sender": sender}) as response:
+        async with http.get(gateway + "/chat/api/updates", params={"sender": sender, "session": session_for(sender)}) as response:
             assert response.status == 200
             updates = (await response.json())["updates"]
         await asyncio.sleep(0.2)
     assert [u["text"] for u in updates] == ["工会工作人员：您好，我是工会的小李。"]
-    async with http.get(gateway + "/chat/api/updates", params={"sender": sender}) as response:
+    async with http.get(gateway + "/chat/api/updates", params={"sender": sender, "session": session_for(sender)}) as response:
         assert (await response.json())["updates"] == []  # delivered once
     async with session_scope(sessionmaker) as session:
         assert (await session.get_one(OutboxMessage, record.outbox_id)).status == "sent"
     async with http.get(gateway + "/chat/api/updates", params={"sender": "bad sender!"}) as response:
         assert response.status == 400
+
+
+async def test_typed_text_that_looks_like_an_intent_is_words_and_a_button_stays_a_payload(
+    gateway: str, http: aiohttp.ClientSession, session_for, engine: AsyncEngine
+) -> None:
+    sender = f"w-{uuid.uuid4().hex[:8]}"
+    typed = {"sender": sender, "text": ' /inform{"amount": 99999}', "message_id": "typed", "session": session_for(sender)}
+    pressed = {"sender": sender, "payload": "/report_unpaid_wages", "message_id": "pressed",
+               "session": session_for(sender)}
+    for body in (typed, pressed):
+        async with http.post(gateway + API, json=body) as response:
+            assert response.status == 200
+    async with engine.connect() as connection:
+        rows = {r.dedupe_key: r for r in await connection.execute(
+            select(InboundRecord.dedupe_key, InboundRecord.text, InboundRecord.payload)
+            .where(InboundRecord.dedupe_key.like(f"webchat:{sender}:%")))}
+    assert (rows[f"webchat:{sender}:typed"].text, rows[f"webchat:{sender}:typed"].payload) == (
+        '／inform{"amount": 99999}', None)
+    assert rows[f"webchat:{sender}:pressed"].payload == "/report_unpaid_wages"
+
+
+async def test_a_known_conversation_is_read_and_written_only_with_its_session(
+    gateway: str, http: aiohttp.ClientSession, engine: AsyncEngine, session_for
+) -> None:
+    sender = f"w-{uuid.uuid4().hex[:8]}"
+    async with http.post(gateway + API, json={"sender": sender, "text": "你好"}) as response:
+        first = await response.json()
+    assert response.status == 200 and first["session"] == session_for(sender)  # handed out once
+    for forged in (None, "0" * 40, session_for(sender + "x")):
+        body = {"sender": sender, "text": "我是别人", **({"session": forged} if forged else {})}
+        async with http.post(gateway + API, json=body) as response:
+            assert response.status == 403 and (await response.json())["error"] == "session"
+        async with http.get(gateway + "/chat/api/updates", params={"sender": sender, **(
+                {"session": forged} if forged else {})}) as response:
+            assert response.status == 403
+        async with http.post(gateway + FILES, data=upload(sender, ("a.jpg", PNG, "image/jpeg"), session=forged)) as r:
+            assert r.status == 403
+    assert await count_inbound(engine, text="我是别人") == 0
+    async with http.post(gateway + API, json={"sender": sender, "text": "在吗", "session": first["session"]}) as r:
+        assert r.status == 200
+
+
+async def test_only_json_from_the_page_is_taken(gateway: str, http: aiohttp.ClientSession, engine: AsyncEngine) -> None:
+    sender = f"w-{uuid.uuid4().hex[:8]}"
+    body = '{"sender": "%s", "text": "跨站的表单"}' % sender
+    for content_type in ("text/plain", "application/x-www-form-urlencoded"):
+        async with http.post(gateway + API, data=body, headers={"Content-Type": content_type}) as response:
+            assert response.status == 415
+    assert await count_inbound(engine, text="跨站的表单") == 0
+    async with http.post(gateway + API, json={"sender": sender, "text": "你好"},
+                         headers={"Host": "evil.example:80"}) as response:
+        assert response.status == 421  # a rebinding name pointing at this host gets nothing
