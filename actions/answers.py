@@ -68,6 +68,7 @@ class Options:
     no: Any = None
     unknown: Any = None
     exact: tuple[str, ...] = field(default=())  # option texts a button sends as they are
+    trust_model: bool = True  # the model's affirm/deny count (not where a wrong yes would hurt)
 
 
 def _kw(*pairs: tuple[Any, str]) -> tuple[tuple[Any, re.Pattern[str]], ...]:
@@ -104,8 +105,10 @@ OPTIONS: dict[str, Options] = {
     "consent_union": Options(
         _kw((False, r"不要|别告诉|不同意|不想|不用|不行|不可以|不能|算了|跳过"), (True, r"可以|同意|告诉|没问题|行|好")),
         topic=re.compile(r"工会|告诉|单位"),
-        yes=True, no=False, unknown=False),
-    "confirmed": Options(_kw((True, r"确认|提交|没问题|没错|都对")), topic=re.compile(r"确认|提交"), yes=True),
+        yes=True, no=False, unknown=False, trust_model=False),
+    # Nonsense the model reads as affirm ("间间") must neither tell the company union nor open a case.
+    "confirmed": Options(_kw((True, r"确认|提交|没问题|没错|都对")), topic=re.compile(r"确认|提交"), yes=True,
+                         trust_model=False),
     "overtime_paid": Options(
         _kw(("不清楚", UNKNOWN_WORDS.pattern + r"|怎么算|不会算|没算过|看不懂"),
             ("给了但是少", r"少|不够|不足|不全|一部分|部分|只给了?|给了一点|一点点|没按|不按|打折|不到|没给够|按平时"),
@@ -163,7 +166,7 @@ def read_option(slot: str, text: str, intent: str | None = None, confidence: flo
         return options.no
     if YES_SHORT.search(said):
         return options.yes
-    if confidence >= 0.7 and intent in ("affirm", "deny"):
+    if options.trust_model and confidence >= 0.7 and intent in ("affirm", "deny"):
         return options.yes if intent == "affirm" else options.no
     return None
 

@@ -61,7 +61,9 @@ def dispute_draft(slots: dict[str, Any]) -> CaseDraft:
         facts["monthly_wage"], amount = amount, None
     headcount = slots.get("headcount")
     description = slots.get("dispute_text")
-    incident = slots.get("incident_date")
+    # a date said outside the form fills incident_date as written; only an injury asks for
+    # it (and validates it to an ISO date)
+    incident = _iso_date(slots.get("incident_date")) if topic == "injury" else None
     return CaseDraft(
         category=topic,
         employer=slots.get("employer"),
@@ -73,8 +75,15 @@ def dispute_draft(slots: dict[str, Any]) -> CaseDraft:
         facts=facts,
         consent_company_union=slots.get("consent_union") is True,
         hometown=slots.get("hometown"),
-        incident_date=date.fromisoformat(incident) if incident else None,
+        incident_date=incident,
     )
+
+
+def _iso_date(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
 
 
 def overtime_estimate(monthly_wage: int, schedule: str) -> str | None:

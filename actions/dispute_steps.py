@@ -16,7 +16,7 @@ from actions.dispute_form import (
 from actions.answers import is_filler
 from actions.evidence import is_evidence_message
 from actions.failures import count_failure
-from actions.questions import HUMAN_BUTTON, INTROS, OFFER_CONFIRM, say
+from actions.questions import HUMAN_BUTTON, INTROS, OFFER_CONFIRM, say, with_offer
 from actions.reasks import reask_prefix
 from actions.summary import EVIDENCE_CHECKLIST, summary_text
 from actions.turns import failures, message_intent, message_text
@@ -57,12 +57,13 @@ class AskEvidence(Action):
             )
             return []
         checklist = EVIDENCE_CHECKLIST.get(tracker.get_slot("topic") or "", "")
-        dispatcher.utter_message(
-            text=f"有证据的话现在就可以发照片、文件或语音：{checklist}\n"
-                 "单位手里的考勤、工资表，单位有责任拿出来（《劳动争议调解仲裁法》第6条）。"
-                 "暂时没有也没关系，以后回复「补充证据」再发。",
-            buttons=[{"title": "发完了", "payload": "发完了"}, {"title": "跳过", "payload": "跳过"}],
-        )
+        text = (f"有证据的话现在就可以发照片、文件或语音：{checklist}\n"
+                "单位手里的考勤、工资表，单位有责任拿出来（《劳动争议调解仲裁法》第6条）。"
+                "暂时没有也没关系，以后回复「补充证据」再发。")
+        buttons = [{"title": "发完了", "payload": "发完了"}, {"title": "跳过", "payload": "跳过"}]
+        if failures(tracker, "evidence") >= 2:
+            text, buttons = with_offer(text, buttons)
+        dispatcher.utter_message(text=reask_prefix(tracker) + text, buttons=buttons)
         # Where the channel cannot carry documents (WeChat), the gateway adds an upload link.
         dispatcher.utter_message(json_message={"offer": "upload"})
         return []

@@ -16,6 +16,7 @@ import hashlib
 import json
 import math
 import re
+import random
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
@@ -322,7 +323,9 @@ class FakeTelegram:
         self.callback_queries: dict[str, JSON] = {}
         self.answered_callback_queries: list[JSON] = []
         self.calls: list[tuple[str, JSON]] = []
-        self.updates = UpdateBuilder(self)
+        # Telegram's update ids are arbitrary: two fakes (two test stacks over one database)
+        # must not hand out the same ones, or the gateway takes them for repeats
+        self.updates = UpdateBuilder(self, first_update_id=random.randrange(10**8, 2 * 10**9))
         self.failures: dict[str, deque[InjectedFailure]] = defaultdict(deque)
         self._clock = clock or time.time
         self._clock_offset = 0.0

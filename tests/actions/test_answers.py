@@ -42,6 +42,10 @@ OVERTIME_STORY = "我在厂里每天从早上八点干到晚上十点，一个�
     ("construction", "😭😭", "affirm", None),
     ("construction", "👍", "affirm", True),
     ("construction", "emmm", "affirm", None),
+    # where a wrong yes would hurt, the model's affirm on unknown words is not taken
+    ("construction", "间间", "affirm", True),
+    ("consent_union", "间间", "affirm", None),
+    ("confirmed", "间间", "affirm", None),
 ])
 def test_words_are_read_as_an_option(slot: str, text: str, intent: str, expected: object) -> None:
     assert read_option(slot, text, intent, 0.98) == expected

@@ -191,3 +191,30 @@ async def test_a_case_opens_with_its_skipped_questions_listed_for_staff(case_sto
         detail = await get_case_detail_or_raise(session, number=set_slots(events)["case_number"])
     assert detail["employer"] is None and detail["facts"]["unanswered"] == ["employer", "incident_date"]
     assert detail["facts"]["commute"] == "unknown" and "incident_date" not in detail["facts"]
+
+
+async def test_a_date_said_outside_the_form_does_not_break_another_topics_case(case_store: str) -> None:
+    # found by the walker: "错了，是上个月15号" after a cancel filled incident_date as written
+    from actions.cases import OpenCase
+    from tests.actions.test_dispute_form import DOMAIN, set_slots, tracker
+
+    slots = {"topic": "overtime", "employer": "宏兴五金厂", "location": "义乌苏溪镇", "incident_date": "上个月15号",
+             "daily_hours": "每天12小时 一周7天", "overtime_paid": "没给加班费", "since": "今年3月",
+             "phone": "skipped", "evidence": "skipped", "confirmed": True}
+    dispatcher = CollectingDispatcher()
+    events = await OpenCase().run(dispatcher, tracker("确认", slots=slots, intent="affirm"), DOMAIN)
+    assert set_slots(events)["case_number"] in dispatcher.messages[0]["text"]
+
+
+async def test_the_evidence_question_says_what_changed_and_offers_a_person_too(case_store: str) -> None:
+    form = Conversation("social_insurance", {"employer": "顺捷物流", "location": "义乌江东街道",
+                                             "missing_insurance": "社保全都没交", "since": "进厂就没交",
+                                             "contract_signed": False, "dispute_text": "不交社保", "phone": "skipped"})
+    await form.start("evidence")
+    turn = await form.say("应该是12个人", entities=[{"entity": "headcount", "value": "12个人", "start": 3, "end": 7}])
+    assert turn.asked == "evidence" and turn.texts[0].startswith("好的，已记下：涉及人数 12个人。\n有证据的话")
+    for _ in range(2):
+        assert (await form.say("查进度", intent="check_case_status")).rejected
+        turn = await form.back_after("action_case_status", "utter_back_to_form")
+    assert form.slots["failures"] == {"evidence": 2}
+    assert [b["payload"] for b in turn.messages[0]["buttons"]] == ["发完了", "跳过", "/request_human"]
