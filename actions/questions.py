@@ -1,4 +1,6 @@
-"""What the dispute form asks, and how it answers a reply it cannot use.
+"""What the dispute form asks, and how it asks again: after a turn without an answer a hint
+with the options (or an example), after two the question with 「跳过」 and 「转人工」 (the
+counting is in actions/failures.py).
 
 Kept here rather than as domain responses because only actions send them: the form asks
 through ``action_ask_<slot>`` (generated below), so texts can depend on the topic and
@@ -168,7 +170,7 @@ def ask(dispatcher: CollectingDispatcher, tracker: Tracker, slot: str) -> None:
 
     A question that stays open is asked again, so no turn ends without one. Asked again it
     says why — the files that just came (numbered), the fact that was just corrected — and
-    after two unusable answers (``failures``) it offers 跳过 and 转人工.
+    after two turns without an answer (``failures``) it offers 跳过 and 转人工.
     """
     if (tracker.active_loop or {}).get("name") == "join_form":
         text, buttons = question(slot, "join")
