@@ -10,8 +10,8 @@ worker message (stories, abbreviations, dialect, emoji), nonsense, a correction 
 九千"), or a file — after which the walker answers cooperatively (the first option, a plausible
 answer, 确认提交) until it reaches a case number or a person, within ``--budget`` turns.
 
-It checks the property of issue "no worker stuck": no bot question (the last text of a turn)
-is asked more than 3 times in a row, and every conversation reaches a case or a person. It
+It checks the property of issue "no worker stuck": no bot question (the last text of a turn,
+when it asks something) is asked more than 3 times in a row, and every conversation reaches a case or a person. It
 prints the conversations run, the longest run of one repeated question, and the share that
 reached a case or a person, and exits non-zero when the property fails.
 ``tests/e2e/test_dialogue_walker.py`` runs a few conversations per topic against a stack it
@@ -163,9 +163,14 @@ class Walk:
 
 
 def question_of(replies: list[dict[str, Any]]) -> str:
-    """The question a turn ends with: its last text."""
-    texts = [r.get("text") for r in replies if r.get("text")]
-    return texts[-1].strip() if texts else ""
+    """The question a turn ends with: its last text, when that asks something (a question
+    mark, buttons, or one of the form's questions); "" for a turn that asks nothing (再见)."""
+    asking = [r for r in replies if r.get("text")]
+    if not asking:
+        return ""
+    last = asking[-1]
+    text = last["text"].strip()
+    return text if ("？" in text or "?" in text or last.get("buttons") or slot_of(text)) else ""
 
 
 def slot_of(question: str) -> str | None:
@@ -247,7 +252,7 @@ def walk(gateway: str, topic: str, rng: random.Random, *, budget: int = 40) -> W
                 result.outcome = "person"
                 break
             question = question_of(replies)
-            run = run + 1 if question and question == previous else 1
+            run = run + 1 if question and question == previous else (1 if question else 0)
             previous = question
             result.longest_run = max(result.longest_run, run)
             slot = slot_of(question)
