@@ -283,6 +283,25 @@ def cmd_orgs_import(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def cmd_messages_unanswered(settings: Settings, args: argparse.Namespace) -> int:
+    """Messages the bot could not answer: given up (each handed to a person) and, unless
+    --failed-only, those waiting for a retry."""
+    from bot.cases.messages import list_unanswered
+
+    rows = asyncio.run(_with_session(
+        settings, lambda session: list_unanswered(session, include_retrying=not args.failed_only)))
+    if args.json:
+        _print_json(rows)
+        return 0
+    if not rows:
+        print("no unanswered messages")
+    for r in rows:
+        state = "given to staff" if r["status"] == "failed" else f"retry at {r['next_try_at'] or 'once Rasa is up'}"
+        print(f"{r['id']:>7} {r['channel']:<9} {r['contact']:<10} {r['attempts']} tries  {state}  "
+              f"{r['text'][:40]!r}  {r['error'] or ''}")
+    return 0
+
+
 def cmd_handback(settings: Settings, args: argparse.Namespace) -> int:
     """Give a conversation in human handoff back to the bot (the console has a button too)."""
     from bot.cases.errors import NotFound
@@ -458,6 +477,11 @@ def build_parser() -> argparse.ArgumentParser:
     tick = sub.add_parser("tick", help="run the deadline scheduler and the dispatcher once")
     tick.add_argument("--limit", type=int, default=200, help="most notifications to deliver in this round")
     tick.set_defaults(func=cmd_tick)
+    messages = sub.add_parser("messages", help="workers' messages").add_subparsers(dest="messages_command", required=True)
+    unanswered = messages.add_parser("unanswered", help="messages the bot could not answer (given up, or waiting for a retry)")
+    unanswered.add_argument("--json", action="store_true")
+    unanswered.add_argument("--failed-only", action="store_true", help="only those given up and handed to a person")
+    unanswered.set_defaults(func=cmd_messages_unanswered)
     handback = sub.add_parser("handback", help="give a conversation in human handoff back to the bot")
     handback.add_argument("sender", help="<channel>:<id>, as the Rasa sender id")
     handback.add_argument("--actor", default="cli")

@@ -129,3 +129,31 @@ async def do_hand_back(session: AsyncSession, *, contact: Contact) -> bool:
         return False
     contact.handoff_at = None
     return True
+
+
+UNANSWERED_STATUSES = (InboundStatus.PENDING_RETRY.value, InboundStatus.FAILED.value)
+
+
+async def list_unanswered(
+    session: AsyncSession, *, include_retrying: bool = True, limit: int = 200
+) -> list[dict[str, Any]]:
+    """Messages the bot could not answer, oldest first: those given up (``failed``, each
+    handed to a person) and, unless ``include_retrying`` is false, those still waiting for
+    a retry. Texts and errors are masked (phone and ID numbers); never the channel id."""
+    from bot.cases.privacy import mask_personal
+
+    statuses = UNANSWERED_STATUSES if include_retrying else (InboundStatus.FAILED.value,)
+    rows = (await session.execute(
+        select(InboundRecord, Contact).join(Contact, Contact.id == InboundRecord.contact_id)
+        .where(InboundRecord.status.in_(statuses))
+        .order_by(InboundRecord.received_at, InboundRecord.id).limit(limit))).all()
+    return [{
+        "id": record.id, "contact": contact.display_name or f"#{contact.id}", "contact_id": contact.id,
+        "channel": record.channel, "status": record.status, "attempts": record.attempts,
+        "received_at": record.received_at.isoformat(),
+        "next_try_at": (record.lease_until.isoformat()
+                        if record.status == InboundStatus.PENDING_RETRY.value and record.lease_until else None),
+        "text": mask_personal(record.text or record.payload or "")[:200],
+        "error": mask_personal(record.error or "")[:300] or None,
+        "with_staff": contact.handoff_at is not None,
+    } for record, contact in rows]

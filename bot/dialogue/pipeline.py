@@ -414,8 +414,9 @@ class InboundPipeline:
             replies: tuple[Reply, ...] = (SAVED_FOR_LATER,) if first_try else ()
             if record.attempts >= MAX_ATTEMPTS:
                 record.status, record.lease_until = InboundStatus.FAILED.value, None
-                await do_open_handoff(session, contact=contact, reason=(record.text or record.payload or "")[:500],
-                                      now=utcnow())
+                await do_open_handoff(
+                    session, contact=contact, now=utcnow(),
+                    reason=f"机器人没能回复这条消息（试了 {record.attempts} 次）：{(record.text or record.payload or '')[:480]}")
                 replies = (GIVEN_UP,)
                 logger.error("inbound %s not answered after %s attempts: given to staff", inbound_id, record.attempts)
             if not in_response:
