@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -23,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.cases.deadlines import load_calendar
 from bot.cases.handoffs import do_process_handoff_breaches
+from bot.cases.messages import do_release_leases
 from bot.cases.scheduler import Breach, do_process_breaches
 from bot.channels.base import Channel
 from bot.channels.telegram import TelegramChannel
@@ -58,8 +61,13 @@ def webchat_secret(settings: Settings) -> str:
 class Gateway:
     """Every long-lived part of the gateway process; usable only between start and close."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, owner: str | None = None) -> None:
+        """``owner``: this gateway's stable id (``settings.gateway_id``) when it is the one
+        serving on its host and port — its leases from a run that was killed are freed at
+        start. Other runners (``tick``, polling) hold leases under an id of their own."""
         self.settings = settings
+        self.owner = owner or f"{socket.gethostname()}:pid{os.getpid()}"[:64]
+        self._release_at_start = owner is not None
         self._started = False
 
     async def start(self) -> None:
@@ -93,10 +101,16 @@ class Gateway:
         senders[ConsoleSender.channel] = ConsoleSender(sessionmaker=self.sessionmaker)
         # No fallback: a row for a channel this gateway does not run is left for one that
         # does, never "sent" to a log nobody reads.
-        self.dispatcher = Dispatcher(sessionmaker=self.sessionmaker, senders=senders)
+        self.dispatcher = Dispatcher(sessionmaker=self.sessionmaker, senders=senders, owner=self.owner)
         self.pipeline = InboundPipeline(sessionmaker=self.sessionmaker, rasa=self.rasa,
                                         evidence_dir=settings.evidence_dir, channels=self.channels,
-                                        dispatcher=self.dispatcher)
+                                        dispatcher=self.dispatcher, owner=self.owner)
+        if self._release_at_start:
+            async with session_scope(self.sessionmaker) as session:
+                messages, rows = await do_release_leases(session, owner=self.owner)
+            if messages or rows:
+                logger.info("freed what this gateway held when it stopped: %s messages, %s outbox rows",
+                            messages, rows)
         self._started = True
 
     async def close(self) -> None:

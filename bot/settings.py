@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -146,6 +147,9 @@ class Settings:
     public_base_url: str | None = None
     # optional: shared state across gateways (the WeChat access token is published there)
     redis_url: str | None = None
+    # Which gateway holds a lease on a message or an outbox row: stable across restarts of
+    # the same gateway (host and port), so a restarted one frees what its killed self held.
+    gateway_id: str = ""
     # GONGYOU_ENV: "production" refuses what is only fit for a trial (WeChat in plain mode)
     env: str = "development"
     # operators' token for /metrics and the details of /healthz from elsewhere than this host
@@ -288,6 +292,7 @@ def load_settings(environ: Mapping[str, str] | None = None, *, dotenv: Path | No
         retry_interval=_float(env, "RETRY_INTERVAL", 15.0),
         upload_secret=upload_secret,
         redis_url=_redis_url(env),
+        gateway_id=(env.get("GATEWAY_ID") or f"{socket.gethostname()}:{_int(env, 'GATEWAY_PORT', 8080)}")[:64],
         public_base_url=_url(env, "PUBLIC_BASE_URL", "") if env.get("PUBLIC_BASE_URL") else None,
         env=env_name,
         metrics_token=env.get("METRICS_TOKEN") or None,

@@ -41,7 +41,7 @@ async def do_mark_notification_held(session: AsyncSession, *, row: OutboxMessage
 async def do_mark_notification_failed(
     session: AsyncSession, *, row: OutboxMessage, now: datetime, error: str, dead: bool, retry_at: datetime | None,
 ) -> None:
-    row.last_error = error[:2000]
+    row.last_error, row.lease_owner = error[:2000], None
     if dead:
         row.status = OutboxStatus.DEAD.value
         await _on_timeline(session, row, "notification_failed", error, now)

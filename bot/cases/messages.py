@@ -157,3 +157,26 @@ async def list_unanswered(
         "error": mask_personal(record.error or "")[:300] or None,
         "with_staff": contact.handoff_at is not None,
     } for record, contact in rows]
+
+
+async def do_release_leases(session: AsyncSession, *, owner: str, now: datetime | None = None) -> tuple[int, int]:
+    """A gateway starting again frees what its previous run (killed mid-turn or mid-send)
+    still held, so those messages and sends are taken up at once, not when the lease ends.
+    ``owner`` must be this gateway's stable id: no other live process holds leases under it.
+    Returns (messages, outbox rows) freed."""
+    from sqlalchemy import update
+
+    from bot.cases.outbox import OutboxMessage, OutboxStatus
+
+    now = now or utcnow()
+    messages = await session.execute(
+        update(InboundRecord)
+        .where(InboundRecord.lease_owner == owner, InboundRecord.lease_until > now,
+               InboundRecord.status.in_((InboundStatus.RECEIVED.value, InboundStatus.PENDING_RETRY.value)))
+        .values(lease_until=None, lease_owner=None))
+    rows = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.lease_owner == owner, OutboxMessage.next_attempt_at > now,
+               OutboxMessage.status == OutboxStatus.PENDING.value)
+        .values(next_attempt_at=now, lease_owner=None))
+    return messages.rowcount or 0, rows.rowcount or 0

@@ -122,6 +122,8 @@ class InboundRecord(Base):
     # A gateway working on the message holds it until then (another leaves it alone; after
     # a crash it is free again); for a message kept for retry, the earliest next try.
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # the gateway (``settings.gateway_id``) holding the lease while it answers the message
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
 
 
 class OutboundRecord(Base):

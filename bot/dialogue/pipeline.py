@@ -118,8 +118,9 @@ class InboundPipeline:
 
     def __init__(self, *, sessionmaker: async_sessionmaker[AsyncSession], rasa: RasaClient,
                  evidence_dir: Path, channels: Mapping[str, Channel] | None = None,
-                 dispatcher: Dispatcher | None = None) -> None:
+                 dispatcher: Dispatcher | None = None, owner: str | None = None) -> None:
         self._sessionmaker = sessionmaker
+        self._owner = owner  # recorded on the leases this pipeline takes (see do_release_leases)
         self._rasa = rasa
         self._dispatcher = dispatcher
         self._evidence_dir = evidence_dir
@@ -200,21 +201,21 @@ class InboundPipeline:
     async def retry_pending(self, *, limit: int = 50) -> int:
         """Answer what waits: messages kept while Rasa was down (when their back-off is over)
         and messages stored but never taken (a crash between storing and answering — picked
-        up at once after a restart), oldest first, each worker's in order. Call only while
-        Rasa and the action server are both up. Returns how many were tried."""
+        up at once after a restart), oldest first, each worker's in order. Up to ``limit``
+        workers at once, each with their whole backlog (their newest waiting message is taken
+        and the earlier ones are answered before it). Call only while Rasa and the action
+        server are both up. Returns how many workers were served (``limit``: there may be more)."""
         now = utcnow()
         async with session_scope(self._sessionmaker) as session:
             free = or_(InboundRecord.lease_until.is_(None), InboundRecord.lease_until <= now)
             rows = (await session.execute(
-                select(InboundRecord.id, InboundRecord.contact_id)
+                select(InboundRecord.contact_id, func.max(InboundRecord.id))
                 .where(or_(and_(InboundRecord.status == InboundStatus.PENDING_RETRY.value, free),
                            and_(InboundRecord.status == InboundStatus.RECEIVED.value, free,
                                 InboundRecord.received_at < now - UNSCHEDULED)))
-                .order_by(InboundRecord.id).limit(limit))).all()
-        by_contact: dict[int, list[int]] = {}
-        for inbound_id, contact_id in rows:
-            by_contact.setdefault(contact_id, []).append(inbound_id)
-        await asyncio.gather(*(self._turn(contact_id, ids[-1]) for contact_id, ids in by_contact.items()))
+                .group_by(InboundRecord.contact_id)
+                .order_by(func.min(InboundRecord.id)).limit(limit))).all()
+        await asyncio.gather(*(self._turn(contact_id, newest) for contact_id, newest in rows))
         return len(rows)
 
     def schedule_resume(self, contact_id: int) -> None:
@@ -309,7 +310,7 @@ class InboundPipeline:
             .where(InboundRecord.id == inbound_id,
                    InboundRecord.status.in_((InboundStatus.RECEIVED.value, InboundStatus.PENDING_RETRY.value)),
                    or_(InboundRecord.lease_until.is_(None), InboundRecord.lease_until <= now))
-            .values(lease_until=now + LEASE))
+            .values(lease_until=now + LEASE, lease_owner=self._owner))
         if claimed.rowcount != 1:
             return None
         return await session.get_one(InboundRecord, inbound_id, populate_existing=True)
@@ -410,7 +411,7 @@ class InboundPipeline:
             record = await session.get_one(InboundRecord, inbound_id)
             contact = await session.get_one(Contact, record.contact_id)
             await do_record_unanswered(session, inbound=record, error=error)
-            record.lease_until = utcnow() + retry_after(record.attempts)
+            record.lease_until, record.lease_owner = utcnow() + retry_after(record.attempts), None
             replies: tuple[Reply, ...] = (SAVED_FOR_LATER,) if first_try else ()
             if record.attempts >= MAX_ATTEMPTS:
                 record.status, record.lease_until = InboundStatus.FAILED.value, None

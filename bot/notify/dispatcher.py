@@ -101,8 +101,10 @@ class Dispatcher:
         sessionmaker: async_sessionmaker[AsyncSession],
         senders: Mapping[str, Sender],
         max_attempts: int = MAX_ATTEMPTS,
+        owner: str | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
+        self._owner = owner  # recorded on the rows it claims (see bot.cases.messages.do_release_leases)
         self._senders = senders
         self._max_attempts = max_attempts
 
@@ -138,7 +140,7 @@ class Dispatcher:
             jobs: list[Notification] = []
             for row in list((await session.execute(stmt)).scalars()):
                 row.attempts += 1
-                row.next_attempt_at = now + LEASE
+                row.next_attempt_at, row.lease_owner = now + LEASE, self._owner
                 contact = await session.get(Contact, row.contact_id) if row.contact_id is not None else None
                 jobs.append(Notification(
                     outbox_id=row.id, key=row.idempotency_key, channel=row.channel, contact_id=row.contact_id,

@@ -107,7 +107,7 @@ def _channel_routes(app: web.Application, gateway: Gateway, metrics: Metrics, li
 
 
 def create_app(settings: Settings) -> web.Application:
-    gateway = Gateway(settings)
+    gateway = Gateway(settings, owner=settings.gateway_id)
     metrics = Metrics(token=settings.metrics_token)
     limits = build_limits(RateLimits(**{k: Rate(*v) for k, v in settings.rates.items()}))
     uploads = UploadLimits(tmp_dir=settings.var_dir / "tmp", **settings.upload_caps)

@@ -18,6 +18,8 @@ from bot.gateway import Gateway
 logger = logging.getLogger(__name__)
 
 STOP_GRACE = 15.0  # seconds a round in progress may take to finish at shutdown
+RETRY_WORKERS = 50  # workers whose waiting messages one retry round answers (each whole backlog)
+RETRY_ROUNDS = 10  # full rounds run back to back before the loop waits for its interval
 
 
 async def _every(seconds: float, name: str, work: Callable[[], Awaitable[object]], stop: asyncio.Event) -> None:
@@ -40,8 +42,11 @@ async def background_jobs(gateway: Gateway) -> AsyncIterator[None]:
     async def retry() -> None:
         # Messages kept while Rasa was down, or left unanswered by a crash, are answered once
         # Rasa and the action server are both up (at once after a restart), oldest first.
-        if await gateway.dialogue_up():
-            await gateway.pipeline.retry_pending()
+        # A full round (as many workers as a round takes) means more may wait: go on at once,
+        # a bounded number of times, rather than leave them for the next interval.
+        for _ in range(RETRY_ROUNDS):
+            if not await gateway.dialogue_up() or await gateway.pipeline.retry_pending(limit=RETRY_WORKERS) < RETRY_WORKERS:
+                break
 
     stop = asyncio.Event()
     tasks = []
