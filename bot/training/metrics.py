@@ -70,3 +70,55 @@ def entity_scores(
         for _, _, entity in gold_set - pred_set:
             fn[entity] += 1
     return {e: _prf(tp[e], fp[e], fn[e]) for e in sorted(set(tp) | set(fp) | set(fn))}
+
+
+def topics(intent: str) -> frozenset[str]:
+    """The dispute topics a (multi-)intent names: ``report_unpaid_wages+report_social_insurance``
+    → both; any other intent → none."""
+    return frozenset(part for part in intent.split("+") if part in DISPUTE_INTENTS)
+
+
+def same_label(gold: str, predicted: str) -> bool:
+    """A prediction is right when it names the same intent, or for several grievances the same
+    set of topics (the order of a multi-intent's parts does not matter)."""
+    if "+" in gold or "+" in predicted:
+        return topics(gold) == topics(predicted) and bool(topics(gold))
+    return gold == predicted
+
+
+def several_grievances_recall(gold: Sequence[str], predicted: Sequence[str]) -> tuple[int, int]:
+    """(messages with several topics where every topic was found, such messages)."""
+    pairs = [(topics(g), topics(p)) for g, p in zip(gold, predicted) if len(topics(g)) > 1]
+    return sum(g <= p for g, p in pairs), len(pairs)
+
+
+def confident_out_of_scope_errors(
+    gold: Sequence[str], predicted: Sequence[str], confidence: Sequence[float], threshold: float = 0.9
+) -> int:
+    """Out-of-scope messages taken as a dispute topic with at least ``threshold`` confidence:
+    the worker is walked into an intake form with no fallback to stop it."""
+    return sum(g == "out_of_scope" and bool(topics(p)) and c >= threshold
+               for g, p, c in zip(gold, predicted, confidence))
+
+
+def relaxed_entity_scores(
+    gold: Sequence[Iterable[tuple[int, int, str]]], predicted: Sequence[Iterable[tuple[int, int, str]]]
+) -> dict[str, PRF]:
+    """F1 per entity type where a prediction counts when it overlaps a gold span of the same
+    type (each gold span matched at most once): how independent checks score spans, since
+    authors differ on whether 我们 or 块 belong to a span."""
+    tp: Counter[str] = Counter()
+    fp: Counter[str] = Counter()
+    fn: Counter[str] = Counter()
+    for g, p in zip(gold, predicted):
+        unmatched = sorted(set(g))
+        for start, end, entity in sorted(set(p)):
+            hit = next((s for s in unmatched if s[2] == entity and s[0] < end and start < s[1]), None)
+            if hit is None:
+                fp[entity] += 1
+            else:
+                tp[entity] += 1
+                unmatched.remove(hit)
+        for _, _, entity in unmatched:
+            fn[entity] += 1
+    return {e: _prf(tp[e], fp[e], fn[e]) for e in sorted(set(tp) | set(fp) | set(fn))}

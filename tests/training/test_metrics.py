@@ -48,3 +48,35 @@ def test_the_heldout_set_never_overlaps_the_training_data() -> None:
     heldout = read_examples(ROOT / "tests" / "nlu" / "heldout.yml")
     assert len(heldout) >= 300
     assert not [e.text for e in heldout if _same(e.text) in train]
+
+
+def test_several_grievances_count_only_when_every_topic_is_found() -> None:
+    from bot.training.metrics import same_label, several_grievances_recall, topics
+
+    both = "report_unpaid_wages+report_social_insurance"
+    assert topics(both) == {"report_unpaid_wages", "report_social_insurance"} and topics("greet") == set()
+    assert same_label(both, "report_social_insurance+report_unpaid_wages")  # order does not matter
+    assert not same_label(both, "report_unpaid_wages") and not same_label("greet", "affirm")
+    gold = [both, both, "report_overtime+report_dismissal", "report_injury"]
+    predicted = ["report_unpaid_wages", both, "report_overtime+report_dismissal+report_injury", "report_injury"]
+    assert several_grievances_recall(gold, predicted) == (2, 3)  # a topic too many still found both
+
+
+def test_a_confident_topic_for_an_out_of_scope_question_is_counted_and_a_fallback_is_not() -> None:
+    from bot.training.metrics import confident_out_of_scope_errors
+
+    gold = ["out_of_scope"] * 4 + ["report_injury"]
+    predicted = ["report_injury", "report_overtime+report_dismissal", "nlu_fallback", "report_injury", "report_injury"]
+    confidence = [0.95, 0.91, 0.99, 0.6, 0.99]
+    assert confident_out_of_scope_errors(gold, predicted, confidence) == 2
+
+
+def test_relaxed_spans_take_an_overlap_of_the_same_type_once() -> None:
+    from bot.training.metrics import relaxed_entity_scores
+
+    gold = [{(0, 4, "headcount")}, {(2, 5, "employer")}]
+    # 我们十个人 vs 十个人: overlap counts; a second prediction on the same gold span is extra
+    predicted = [{(2, 4, "headcount"), (3, 4, "headcount")}, {(2, 5, "location")}]
+    scores = relaxed_entity_scores(gold, predicted)
+    assert (scores["headcount"].precision, scores["headcount"].recall) == (0.5, 1.0)
+    assert scores["employer"].recall == 0.0 and scores["location"].precision == 0.0
