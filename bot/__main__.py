@@ -381,7 +381,8 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
     from bot.training.models import TrainingError
 
     try:
-        out, summary = run_eval(PROJECT_ROOT, rasa_bin=_rasa_bin(), folds=args.folds)
+        out, summary = run_eval(PROJECT_ROOT, rasa_bin=_rasa_bin(), folds=args.folds, sealed=not args.no_sealed,
+                                rescore_sealed=args.rescore_sealed)
     except TrainingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -396,6 +397,18 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
         cv = summary["cross_validation"]
         print(f"{args.folds}-fold cross-validation: accuracy {cv.get('accuracy')}, macro-F1 {cv.get('macro_f1')}, "
               f"lowest intent F1 {cv.get('min_intent_f1')}, entity F1 per token {cv.get('entity_f1_per_token')}")
+    if "sealed" in summary:
+        row = summary["sealed"]
+        sd, sb = row["diet"], row["baseline_tfidf_logreg"]
+        note = " — from the ledger: this training data was scored before" if row.get("from_ledger") else ""
+        print(f"sealed set: {sd['messages']} messages by six authors (scored {row['date']}{note})")
+        for key in ("accuracy", "topic_macro_f1", "macro_f1", "out_of_scope_recall"):
+            print(f"  {key:26}{sd[key]:>8.3f}{sb[key]:>10.3f}")
+        print(f"  several grievances, every topic found: {sd['several_grievances']['every_topic_found']}"
+              f"/{sd['several_grievances']['messages']} (baseline {sb['several_grievances']['every_topic_found']})")
+        print(f"  out of scope taken as a topic at >= 0.9: {sd.get('out_of_scope_taken_as_topic_at_0.9')}")
+        print(f"  entity F1 (judged, overlapping spans) {sd.get('entity_f1_relaxed_judged')}; per entity "
+              f"{sd.get('entity_f1_relaxed')}")
     print(f"report: {(out / 'report.md').relative_to(PROJECT_ROOT)} ({summary['seconds']} s)")
     return 0
 
@@ -426,6 +439,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluation = sub.add_parser("eval", help="score the NLU model on the held-out set, cross-validate, compare with a baseline")
     evaluation.add_argument("--folds", type=int, default=5, help="cross-validation folds (0 = skip)")
+    evaluation.add_argument("--no-sealed", action="store_true", help="do not score the sealed set")
+    evaluation.add_argument("--rescore-sealed", action="store_true",
+                            help="score the sealed set again although this training data was scored (recorded)")
     evaluation.set_defaults(func=cmd_eval)
 
     cases = sub.add_parser("cases", help="the case store").add_subparsers(dest="cases_command", required=True)
