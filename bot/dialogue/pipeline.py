@@ -88,6 +88,7 @@ class ContactLocks:
 
 
 LEASE = timedelta(seconds=45)  # longer than one Rasa turn (its client times out at 30 s)
+POSTED = "posted_to_rasa"  # on a message's meta once a turn has posted it (see _process)
 UNSCHEDULED = timedelta(seconds=10)  # stored but not taken by a turn: a crash; pick it up
 MAX_ATTEMPTS = 8  # Rasa failures before a message goes to a person
 RETRY_BASE, RETRY_CAP = timedelta(seconds=15), timedelta(minutes=10)
@@ -333,7 +334,7 @@ class InboundPipeline:
             if record is None:
                 return Outcome(inbound_id=inbound_id, replies=(), answered=False)
             contact = await session.get_one(Contact, record.contact_id)
-            first_try = record.attempts == 0
+            first_try = record.attempts == 0  # the worker is told once that it is kept
             early = await self._answer_before_rasa(session, record=record, contact=contact)
             if early is not None:
                 replies, answered = early
@@ -345,6 +346,11 @@ class InboundPipeline:
                 return Outcome(inbound_id=record.id, replies=replies, answered=answered,
                                for_staff=record.status == InboundStatus.FOR_STAFF.value)
             meta = dict(record.meta or {})
+            # Posted before (a try that failed, or a process killed after posting): Rasa may
+            # hold the message already, so its tracker is read before anything is posted.
+            posted_before = record.attempts > 0 or bool(meta.get(POSTED))
+            if not posted_before:  # committed before the post: a crash after it is known
+                record.meta = {**meta, POSTED: True}
             pending = meta.get("files") and "attachments" not in meta
             channel_name, sender = contact.channel, contact.rasa_sender_id
         if pending:
@@ -358,9 +364,9 @@ class InboundPipeline:
         files = meta.get("attachments") or []
         text = record.payload or record.text or (SEND_EVIDENCE if files else "")
         metadata = {"channel": channel_name, "contact_id": record.contact_id, "inbound_id": inbound_id,
-                    **{k: v for k, v in meta.items() if k != "files"}}
+                    **{k: v for k, v in meta.items() if k not in ("files", POSTED)}}
         try:
-            raw = None if first_try else await self._rasa.replies_to(sender=sender, inbound_id=inbound_id)
+            raw = await self._rasa.replies_to(sender=sender, inbound_id=inbound_id) if posted_before else None
             if raw is None:
                 raw = await self._rasa.send_message(sender=sender, message=text, metadata=metadata)
         except RasaError as exc:

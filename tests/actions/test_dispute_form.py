@@ -407,3 +407,48 @@ async def test_the_wage_named_in_a_social_insurance_story_is_shown_as_the_monthl
              "amount_yuan": 5200.0, "missing_insurance": "五险都没有", "since": "入职就没交", "contract_signed": False}
     await AskConfirmed().run(dispatcher, tracker("没有", slots=slots), DOMAIN)
     assert "月工资：5,200元（您写的是「五千二」）" in dispatcher.messages[0]["text"]
+
+
+async def test_a_confirmation_the_gateway_posts_again_opens_no_second_case(case_store: str) -> None:
+    # a crash after Rasa answered, or a retry: the same message of ours reaches Rasa again,
+    # and Rasa gives each post a new message id
+    slots = {
+        "topic": "unpaid_wages", "employer": "义乌鑫达电子厂", "location": "义乌稠江街道", "amount": "八千",
+        "amount_yuan": 8000.0, "confirmed": True, "dispute_text": "老板欠我两个月工资", "duration": "两个月",
+        "phone": "skipped", "consent_union": False,
+    }
+    sender = f"webchat:{uuid.uuid4().hex[:8]}"
+    ours = {"inbound_id": int(uuid.uuid4().int % 10**9)}
+    numbers = []
+    for rasa_id in ("first-post", "second-post"):
+        confirm = tracker("确认", slots=slots, sender=sender, intent="affirm", message_id=rasa_id, metadata=ours)
+        dispatcher = CollectingDispatcher()
+        numbers.append(set_slots(await OpenCase().run(dispatcher, confirm, DOMAIN))["case_number"])
+        assert numbers[-1] in dispatcher.messages[0]["text"]
+    assert numbers[0] == numbers[1]
+    status = CollectingDispatcher()
+    await CaseStatus().run(status, tracker("查进度", sender=sender, intent="check_case_status"), DOMAIN)
+    assert status.messages[0]["text"].count("GY-") == 1  # the worker has one case, not two
+
+
+async def test_where_a_referred_case_stands_is_told_in_words(case_store: str) -> None:
+    from bot.cases import workflow as wf
+    from datetime import timedelta
+
+    from bot.db import utcnow
+
+    slots = {"topic": "dismissal", "employer": "顺捷物流", "location": "义乌江东街道", "confirmed": True,
+             "dispute_text": "被辞退了", "phone": "skipped", "consent_union": False}
+    sender = f"webchat:{uuid.uuid4().hex[:8]}"
+    events = await OpenCase().run(CollectingDispatcher(), tracker("确认", slots=slots, sender=sender, intent="affirm"), DOMAIN)
+    number = set_slots(events)["case_number"]
+    async with store.transaction() as session:
+        case = await wf.get_case_for_update_or_raise(session, number=number)
+        now = utcnow()
+        await wf.do_accept(session, case=case, actor="staff:tester", now=now)
+        await wf.do_refer(session, case=case, actor="staff:tester", now=now, agency="义乌市劳动人事争议仲裁院",
+                          reply_due=now + timedelta(days=10))
+    status = CollectingDispatcher()
+    await CaseStatus().run(status, tracker("查进度", sender=sender, intent="check_case_status"), DOMAIN)
+    text = status.messages[0]["text"]
+    assert number in text and "referred" not in text and "转交" in text
