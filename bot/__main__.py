@@ -410,6 +410,118 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
         print(f"  entity F1 (judged, overlapping spans) {sd.get('entity_f1_relaxed_judged')}; per entity "
               f"{sd.get('entity_f1_relaxed')}")
     print(f"report: {(out / 'report.md').relative_to(PROJECT_ROOT)} ({summary['seconds']} s)")
+    print(_record_figures(settings, summary))
+    return 0
+
+
+def _record_figures(settings: Settings, summary: dict[str, Any]) -> str:
+    """The evaluation goes to the registry, on the model of the same training data (its NLU
+    is the one evaluated): what the gate compares before that model may be activated."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from bot.training.models import model_name, training_hash
+    from bot.training.registry import do_register_model
+
+    diet = summary["diet"]
+    figures = {"accuracy": diet["accuracy"], "macro_f1": diet["macro_f1"],
+               "per_intent_f1": {k: v["f1"] for k, v in diet["per_intent"].items()},
+               "entity_f1": diet.get("judged_entity_f1"), "heldout_messages": summary["heldout_examples"]}
+    if "sealed" in summary:
+        figures["sealed"] = {k: summary["sealed"]["diet"].get(k) for k in (
+            "accuracy", "topic_macro_f1", "out_of_scope_recall", "out_of_scope_taken_as_topic_at_0.9",
+            "several_grievances", "entity_f1_relaxed_judged")}
+    name = f"{model_name(PROJECT_ROOT)}.tar.gz"
+
+    async def work(session):  # type: ignore[no-untyped-def]
+        await do_register_model(session, name=name, data_hash=training_hash(PROJECT_ROOT),
+                                trained_by=os.environ.get("USER") or "eval", reason="python -m bot eval",
+                                figures=figures)
+    try:
+        asyncio.run(_with_session(settings, work))
+    except (SQLAlchemyError, OSError) as exc:
+        return f"figures not recorded in the registry ({type(exc).__name__}: run python -m bot migrate first)"
+    return f"figures recorded in the registry for {name}"
+
+
+def cmd_models_list(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.training.registry import list_models, model_row
+
+    async def work(session):  # type: ignore[no-untyped-def]
+        return [model_row(m) for m in await list_models(session)]
+
+    rows = asyncio.run(_with_session(settings, work))
+    if args.json:
+        _print_json(rows)
+        return 0
+    if not rows:
+        print("no models registered yet (make run registers the one it serves)")
+    for r in rows:
+        accuracy = f"{r['accuracy']:.3f}" if r["accuracy"] is not None else "  —  "
+        print(f"{'*' if r['status'] == 'active' else ' '} {r['name']:<36} {r['status']:<9} accuracy {accuracy}  "
+              f"{r['created_at'][:16]}  {r['trained_by']}: {r['reason'] or ''}")
+    return 0
+
+
+async def _load_into_rasa(settings: Settings, name: str) -> str:
+    """Swap the model into the running Rasa (``PUT /model``); words on what happened."""
+    import aiohttp
+
+    from bot.dialogue.rasa_client import RasaClient, RasaError
+
+    path = PROJECT_ROOT / "models" / name
+    if not path.exists():
+        return f"warning: {path} is not on this machine: Rasa keeps its model until it can be loaded"
+    async with aiohttp.ClientSession() as http:
+        rasa = RasaClient(http, settings.rasa_url)
+        try:
+            await rasa.status()
+        except RasaError:
+            return "Rasa is not running: the model is served when the stack starts"
+        try:
+            await rasa.load_model(str(path))
+        except RasaError as exc:
+            return f"error: {exc} (the registry has it active; Rasa still serves the one before)"
+    return f"loaded into the running Rasa ({settings.rasa_url})"
+
+
+def cmd_models_activate(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.cases.errors import DomainError
+    from bot.db import utcnow
+    from bot.training.registry import do_activate, get_model_or_raise
+
+    async def work(session):  # type: ignore[no-untyped-def]
+        model = await get_model_or_raise(session, name=args.name)
+        before, gate = await do_activate(session, model=model, actor=f"cli:{args.actor}", now=utcnow(),
+                                         override_reason=args.override)
+        return before.name if before else None, gate
+
+    try:
+        before, gate = asyncio.run(_with_session(settings, work))
+    except DomainError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{args.name}: active (before: {before or '—'}); gate: {'; '.join(gate.reasons)}"
+          f"{'' if gate.passed else ' — overridden: ' + args.override}")
+    print(asyncio.run(_load_into_rasa(settings, args.name)))
+    return 0
+
+
+def cmd_models_rollback(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.cases.errors import DomainError
+    from bot.db import utcnow
+    from bot.training.registry import do_rollback
+
+    async def work(session):  # type: ignore[no-untyped-def]
+        back, gone = await do_rollback(session, actor=f"cli:{args.actor}", now=utcnow())
+        return back.name, gone.name
+
+    try:
+        back, gone = asyncio.run(_with_session(settings, work))
+    except DomainError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{back}: active again ({gone} retired)")
+    print(asyncio.run(_load_into_rasa(settings, back)))
     return 0
 
 
@@ -498,6 +610,19 @@ def build_parser() -> argparse.ArgumentParser:
     unanswered.add_argument("--json", action="store_true")
     unanswered.add_argument("--failed-only", action="store_true", help="only those given up and handed to a person")
     unanswered.set_defaults(func=cmd_messages_unanswered)
+    models = sub.add_parser("models", help="the model registry: which model is served").add_subparsers(
+        dest="models_command", required=True)
+    list_models = models.add_parser("list", help="every registered model, the active one starred")
+    list_models.add_argument("--json", action="store_true")
+    list_models.set_defaults(func=cmd_models_list)
+    activate = models.add_parser("activate", help="serve a model (gated on its evaluation) and load it into Rasa")
+    activate.add_argument("name", help="the model file under models/, e.g. gongyou-1a2b….tar.gz")
+    activate.add_argument("--override", help="activate although the gate refused it: the written reason, kept")
+    activate.add_argument("--actor", default=os.environ.get("USER") or "admin", help="who (kept in the registry)")
+    activate.set_defaults(func=cmd_models_activate)
+    rollback = models.add_parser("rollback", help="serve again the model active before the current one")
+    rollback.add_argument("--actor", default=os.environ.get("USER") or "admin")
+    rollback.set_defaults(func=cmd_models_rollback)
     handback = sub.add_parser("handback", help="give a conversation in human handoff back to the bot")
     handback.add_argument("sender", help="<channel>:<id>, as the Rasa sender id")
     handback.add_argument("--actor", default="cli")

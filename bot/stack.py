@@ -31,7 +31,7 @@ from typing import IO
 import aiohttp
 
 from bot.cases.demo import DEMO_LOGINS, do_seed_demo, do_set_demo_passwords
-from bot.db import create_engine, create_sessionmaker, session_scope
+from bot.db import create_engine, create_sessionmaker, session_scope, utcnow
 from bot.logmask import mask_line
 from bot.migrate import upgrade
 from bot.settings import PROJECT_ROOT, Settings
@@ -149,6 +149,20 @@ async def prepare_database(settings: Settings, *, demo_logins: dict[str, str] | 
             if demo_logins:
                 await do_set_demo_passwords(session, passwords=demo_logins)
             return created
+    finally:
+        await engine.dispose()
+
+
+async def served_model(settings: Settings, built: Path) -> tuple[Path, str]:
+    """The registry's active model (see bot/training/registry.py), the one just built beside it."""
+    from bot.training.models import training_hash
+    from bot.training.registry import do_choose_served_model
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with session_scope(create_sessionmaker(engine)) as session:
+            return await do_choose_served_model(session, models_dir=built.parent, built=built,
+                                                data_hash=training_hash(PROJECT_ROOT), now=utcnow())
     finally:
         await engine.dispose()
 
@@ -403,6 +417,10 @@ def run_stack(settings: Settings, *, rasa_bin: Path, model: Path) -> int:
         logins = demo_logins(settings.var_dir)
         created = asyncio.run(prepare_database(settings, demo_logins=logins))
         _say(f"database ready ({settings.database_url.split('://')[0]}); demo orgs created: {created}")
+        served, why = asyncio.run(served_model(settings, model))
+        _say(f"serving model {served.name}: {why}")
+        if served != model:
+            stack.children = children(settings, rasa_bin=rasa_bin, model=served)
         stack.logins = logins
         asyncio.run(_run(stack, started))
         return 0

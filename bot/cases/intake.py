@@ -46,6 +46,8 @@ class CaseDraft:
     """What the worker told us, already normalised (amount in integer yuan)."""
 
     category: str
+    # further grievances of the same dispute, main one first in ``category``
+    extra_categories: tuple[str, ...] = ()
     employer: str | None = None
     location: str | None = None
     amount: int | None = None
@@ -62,6 +64,11 @@ def check_case_draft(draft: CaseDraft) -> None:
     """Raise :class:`InvalidInput` naming the first field that cannot go on a case."""
     if draft.category not in {c.value for c in Category}:
         raise InvalidInput(f"unknown category {draft.category!r}")
+    for extra in draft.extra_categories:
+        if extra not in {c.value for c in Category} or extra == draft.category:
+            raise InvalidInput(f"unknown or repeated further category {extra!r}")
+    if len(set(draft.extra_categories)) != len(draft.extra_categories):
+        raise InvalidInput("a further category is named twice")
     if draft.amount is not None and draft.amount < 0:
         raise InvalidInput("amount must not be negative")
     if draft.headcount is not None and draft.headcount < 1:
@@ -134,6 +141,7 @@ async def do_open_case(
         contact_id=contact.id,
         org=org,
         category=draft.category,
+        extra_categories=list(draft.extra_categories),
         status=CaseStatus.SUBMITTED.value,
         channel=contact.channel,
         employer=draft.employer.strip() if draft.employer else None,
@@ -164,7 +172,8 @@ async def do_open_case(
         session, case=case, now=now,
         change=Change(
             "opened", actor, decision.reason,
-            {"org": org.code, "channel": contact.channel, "urgent": decision.urgent},
+            {"org": org.code, "channel": contact.channel, "urgent": decision.urgent,
+             "categories": [case.category, *case.extra_categories]},
             (org.id, *(c.id for c in decision.collaborators)),
         ),
     )

@@ -194,6 +194,9 @@ class Case(Base):
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id"), index=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("orgs.id"), index=True)
     category: Mapped[str] = mapped_column(String(32))
+    # The other grievances the worker raised in the same dispute ("欠薪，社保也没交"): one
+    # case, one employer, one union handling all of it; ``category`` is the main one.
+    extra_categories: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     status: Mapped[str] = mapped_column(String(16), default=CaseStatus.SUBMITTED.value)
     channel: Mapped[str] = mapped_column(String(16))
     employer: Mapped[str | None] = mapped_column(String(200))

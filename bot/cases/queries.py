@@ -21,6 +21,7 @@ def case_summary(case: Case) -> dict[str, Any]:
     return {
         "number": case.number,
         "category": case.category,
+        "categories": [case.category, *(case.extra_categories or [])],
         "status": case.status,
         "employer": case.employer,
         "amount": case.amount,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, String, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -81,7 +81,9 @@ def _filtered(stmt: Select[Any], actor: Actor, f: QueueFilter, now: datetime, or
     elif f.status:
         stmt = stmt.where(Case.status == f.status)
     if f.category:
-        stmt = stmt.where(Case.category == f.category)
+        # the main grievance or one of the further ones ("欠薪" finds 辞退 + 欠薪 too)
+        stmt = stmt.where(or_(Case.category == f.category,
+                              cast(Case.extra_categories, String).like(f'%"{f.category}"%')))
     if f.urgent:
         stmt = stmt.where(Case.urgent.is_(True))
     if f.collective:

@@ -70,7 +70,7 @@ class Column:
 
 COLUMNS = (
     Column("案件编号", "number", 16),
-    Column("类别", "category", 8, _words(CATEGORY_WORDS)),
+    Column("类别", "category", 12, _words(CATEGORY_WORDS)),
     Column("状态", "status", 16, _words(STATUS_WORDS)),
     Column("用人单位", "employer", 30),
     Column("金额(元)", "amount", 12, _number),
@@ -94,6 +94,9 @@ def neutralise(value: Value) -> Value:
 
 
 def _cells(row: dict[str, Any]) -> list[Value]:
+    # several grievances: the category column names each (欠薪、社保)
+    row = {**row, "category": "、".join(CATEGORY_WORDS.get(c, c) for c in row["categories"])} \
+        if len(row.get("categories") or []) > 1 else row
     return [neutralise(column.value(row.get(column.key))) for column in COLUMNS]
 
 

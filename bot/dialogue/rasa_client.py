@@ -110,3 +110,19 @@ class RasaClient:
         if status != 200 or not data.get("model_file"):
             raise RasaError(f"no model loaded (HTTP {status})")
         return data
+
+    async def load_model(self, model_file: str, *, timeout: float = 300.0) -> None:
+        """``PUT /model``: Rasa loads ``model_file`` (a path on Rasa's machine) and swaps it
+        in; conversations and their trackers stay. Loading takes a while (TensorFlow).
+
+        Raises:
+            RasaError: Rasa is unreachable or refused the model.
+        """
+        try:
+            async with self._http.put(f"{self._base_url}/model", json={"model_file": model_file},
+                                      timeout=aiohttp.ClientTimeout(total=timeout)) as response:
+                if response.status not in (200, 204):
+                    detail = (await response.text())[:300]
+                    raise RasaError(f"Rasa refused the model (HTTP {response.status}): {detail}")
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise RasaError(f"Rasa unreachable at {self._base_url}: {exc!r}") from exc

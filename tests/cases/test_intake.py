@@ -184,3 +184,28 @@ async def test_a_retried_request_from_outside_is_referred_once(session: AsyncSes
 async def test_an_ordinary_case_has_no_referral_notice(session: AsyncSession, worker) -> None:
     case = await do_open_case(session, contact=worker, draft=WAGES, actor="test", now=FRIDAY_EVENING)
     assert case.status == "submitted" and referral_notice(case) is None
+
+
+async def test_several_grievances_are_one_case_that_carries_every_category(session: AsyncSession, worker) -> None:
+    import dataclasses
+
+    from bot.cases.access import Actor
+    from bot.cases.models import Org
+    from bot.cases.queue import QueueFilter, list_queue
+
+    draft = dataclasses.replace(WAGES, employer=f"温州某某鞋厂{worker.id}", extra_categories=("social_insurance",))
+    case = await do_open_case(session, contact=worker, draft=draft, actor="t", now=FRIDAY_EVENING)
+    detail = await get_case_detail_or_raise(session, number=case.number)
+    assert detail["categories"] == ["unpaid_wages", "social_insurance"]
+    opened = (await session.execute(select(CaseEvent).where(CaseEvent.case_id == case.id))).scalars().first()
+    assert opened.data["categories"] == ["unpaid_wages", "social_insurance"]
+    # staff looking for 社保 cases find it too
+    city = (await session.execute(select(Org).where(Org.code == "city"))).scalar_one()
+    every = frozenset((await session.execute(select(Org.id))).scalars())
+    admin = Actor(user_id=0, username="t", display_name="t", org_id=city.id, role="system_admin", org_ids=every)
+    page = await list_queue(session, actor=admin, filters=QueueFilter(category="social_insurance", q=draft.employer),
+                            now=FRIDAY_EVENING)
+    assert [c["number"] for c in page.cases] == [case.number]
+    for bad in (("social_insurance", "social_insurance"), ("unpaid_wages",), ("tax",)):
+        with pytest.raises(InvalidInput, match="categor"):
+            await do_open_case(session, contact=worker, draft=dataclasses.replace(WAGES, extra_categories=bad), actor="t")

@@ -94,3 +94,8 @@ async def test_a_real_case_summary_exports(session: AsyncSession) -> None:
     assert (exported[7], exported[8], exported[9]) == (case.org.name, "网页聊天", "2026-03-02 09:00")
     sheet = openpyxl.load_workbook(io.BytesIO(cases_xlsx([row]))).active
     assert sheet["A2"].value == case.number and sheet["J2"].value == T0.replace(hour=9, tzinfo=None)
+
+
+def test_a_case_with_several_grievances_names_each_in_the_category_column() -> None:
+    _, row = read_csv(cases_csv([summary(category="injury", categories=["injury", "dismissal"])]))
+    assert row[1] == "工伤、辞退"
