@@ -33,6 +33,7 @@ from bot.channels.webchat import WebChatChannel
 from bot.channels.wechat import WeChatChannel
 from bot.db import create_engine, create_sessionmaker, session_scope
 from bot.dialogue.pipeline import InboundPipeline
+from bot.dialogue.swap import SwapGate
 from bot.dialogue.rasa_client import RasaClient, RasaError
 from bot.notify.console import ConsoleSender
 from bot.notify.dispatcher import ChannelSender, Dispatcher, Sender, turn_progress
@@ -104,7 +105,8 @@ class Gateway:
         self.dispatcher = Dispatcher(sessionmaker=self.sessionmaker, senders=senders, owner=self.owner)
         self.pipeline = InboundPipeline(sessionmaker=self.sessionmaker, rasa=self.rasa,
                                         evidence_dir=settings.evidence_dir, channels=self.channels,
-                                        dispatcher=self.dispatcher, owner=self.owner)
+                                        dispatcher=self.dispatcher, owner=self.owner,
+                                        swap_gate=SwapGate(self.sessionmaker))
         if self._release_at_start:
             async with session_scope(self.sessionmaker) as session:
                 messages, rows = await do_release_leases(session, owner=self.owner)

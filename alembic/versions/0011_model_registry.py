@@ -32,6 +32,7 @@ def upgrade() -> None:
     sa.Column('activated_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('activated_by', sa.String(length=128), nullable=True),
     sa.Column('override_reason', sa.Text(), nullable=True),
+    sa.Column('loading_since', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_nlu_models')),
     sa.UniqueConstraint('name', name=op.f('uq_nlu_models_name'))
     )

@@ -43,6 +43,7 @@ from bot.channels.base import Accepted, Channel, ChannelError, InboundMessage, R
 from bot.db import session_scope, utcnow
 from bot.notify.dispatcher import TURN_TEMPLATE, Dispatcher
 from bot.notify.texts import render
+from bot.dialogue.swap import SwapGate
 from bot.dialogue.rasa_client import RasaClient, RasaError
 from bot.dialogue.rating import do_take_rating
 from bot.dialogue.review import do_take_review_step
@@ -119,8 +120,10 @@ class InboundPipeline:
 
     def __init__(self, *, sessionmaker: async_sessionmaker[AsyncSession], rasa: RasaClient,
                  evidence_dir: Path, channels: Mapping[str, Channel] | None = None,
-                 dispatcher: Dispatcher | None = None, owner: str | None = None) -> None:
+                 dispatcher: Dispatcher | None = None, owner: str | None = None,
+                 swap_gate: SwapGate | None = None) -> None:
         self._sessionmaker = sessionmaker
+        self._swap_gate = swap_gate  # holds posts to Rasa while it loads another model
         self._owner = owner  # recorded on the leases this pipeline takes (see do_release_leases)
         self._rasa = rasa
         self._dispatcher = dispatcher
@@ -235,6 +238,8 @@ class InboundPipeline:
                         return  # taken over again meanwhile
                     sender, channel_name = contact.rasa_sender_id, contact.channel
                 try:
+                    if self._swap_gate is not None:
+                        await self._swap_gate.wait()
                     raw = await self._rasa.send_message(
                         sender=sender, message=RESUME, metadata={"channel": channel_name, "contact_id": contact_id})
                 except RasaError as exc:
@@ -365,6 +370,8 @@ class InboundPipeline:
         text = record.payload or record.text or (SEND_EVIDENCE if files else "")
         metadata = {"channel": channel_name, "contact_id": record.contact_id, "inbound_id": inbound_id,
                     **{k: v for k, v in meta.items() if k not in ("files", POSTED)}}
+        if self._swap_gate is not None:
+            await self._swap_gate.wait()
         try:
             raw = await self._rasa.replies_to(sender=sender, inbound_id=inbound_id) if posted_before else None
             if raw is None:

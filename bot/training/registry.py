@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,9 @@ class NluModel(Base):
     activated_by: Mapped[str | None] = mapped_column(String(128))
     # an activation the gate refused, made anyway: the admin's written reason
     override_reason: Mapped[str | None] = mapped_column(Text)
+    # Rasa is loading this model (PUT /model blocks it for a while): gateways hold their
+    # posts to Rasa until it is done, so no worker's message fails during the swap
+    loading_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class GateRefused(DomainError):
@@ -194,3 +197,17 @@ async def do_choose_served_model(session: AsyncSession, *, models_dir: Path, bui
         return built, f"the active model {active.name} is not in {models_dir}: serving the one built now"
     return path, (f"the active model (the one built for the current data, {built.name}, is a candidate: "
                   f"python -m bot models activate {built.name})")
+
+
+SWAP_LIMIT = timedelta(minutes=10)  # a load marked longer ago than this was abandoned (a crash)
+
+
+async def do_mark_loading(session: AsyncSession, *, model: NluModel, now: datetime | None) -> None:
+    """Rasa starts (``now``) or has finished (``None``) loading ``model``."""
+    model.loading_since = now
+
+
+async def swap_in_progress(session: AsyncSession, *, now: datetime) -> bool:
+    """Whether Rasa is loading a model right now (posts to it should wait)."""
+    return (await session.execute(select(NluModel.id).where(
+        NluModel.loading_since.is_not(None), NluModel.loading_since > now - SWAP_LIMIT).limit(1))).first() is not None

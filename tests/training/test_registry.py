@@ -92,3 +92,17 @@ async def test_the_stack_serves_the_active_model_and_registers_a_new_build_besid
     first.unlink()  # the active model's file is gone (a fresh clone): the new build is served
     path, why = await do_choose_served_model(session, models_dir=tmp_path, built=newer, data_hash="b", now=T0)
     assert path == newer and "not in" in why
+
+
+async def test_a_model_being_loaded_holds_turns_until_it_is_done_or_abandoned(session: AsyncSession) -> None:
+    from datetime import timedelta
+
+    from bot.training.registry import do_mark_loading, get_model_or_raise, swap_in_progress
+
+    model = await get_model_or_raise(session, name=await _model(session, GOOD))
+    assert not await swap_in_progress(session, now=T0)
+    await do_mark_loading(session, model=model, now=T0)
+    assert await swap_in_progress(session, now=T0 + timedelta(seconds=30))
+    assert not await swap_in_progress(session, now=T0 + timedelta(minutes=11))  # a crashed swap does not hold forever
+    await do_mark_loading(session, model=model, now=None)
+    assert not await swap_in_progress(session, now=T0 + timedelta(seconds=31))
