@@ -268,3 +268,46 @@ def test_the_stack_writes_child_output_masked(tmp_path: Path, monkeypatch: pytes
     assert "ValueError: [parameters: masked]" in log
     for secret in ("1234 5678", "o-e2e-wage-1", "AbCdEf", "110101199003071234"):
         assert secret not in log
+
+
+def test_what_a_worker_wrote_is_logged_without_their_phone_or_id_number_in_any_spacing(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level, sys.excepthook
+    try:
+        setup_logging()
+        logging.getLogger("bot.dialogue.pipeline").info(
+            "inbound 7: 我电话 138 1234 5678，身份证 330782 19900101 123X，另一个 139-8765-4321")
+    finally:
+        root.handlers[:], root.level, sys.excepthook = saved
+    err = capsys.readouterr().err
+    assert "电话 138****5678，身份证 330782********123X，另一个 139****4321" in err
+    for digits in ("1234 5678", "19900101", "8765"):
+        assert digits not in err
+
+
+def test_a_database_error_logged_with_its_traceback_keeps_no_personal_data(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level, sys.excepthook
+    engine = sa.create_engine("sqlite://")
+    contacts = sa.Table("contacts", sa.MetaData(), sa.Column("phone", sa.String, unique=True),
+                        sa.Column("name", sa.String))
+    contacts.metadata.create_all(engine)
+    row = {"phone": "13812345678", "name": "张三"}
+    with engine.begin() as connection:
+        connection.execute(contacts.insert(), row)
+    try:
+        setup_logging()
+        try:
+            with engine.begin() as connection:
+                connection.execute(contacts.insert(), row)
+        except sa.exc.IntegrityError:
+            logging.getLogger("bot.dialogue.pipeline").exception("inbound 7: turn failed")
+    finally:
+        root.handlers[:], root.level, sys.excepthook = saved
+    err = capsys.readouterr().err
+    assert "inbound 7: turn failed" in err and "IntegrityError" in err
+    assert "13812345678" not in err and "张三" not in err

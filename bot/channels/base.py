@@ -179,6 +179,17 @@ class Intake(Protocol):
 CountInbound = Callable[[str, str], None]
 
 
+def storable(text: str) -> str:
+    """``text`` as every text column takes it: NUL characters dropped (PostgreSQL refuses them),
+    lone surrogates (what a JSON ``"\\ud800"`` escape decodes to; no UTF-8 for them) as U+FFFD."""
+    text = text.replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
+    return text
+
+
 def as_worker_text(text: str) -> str:
     """``text`` as Rasa must read it: words, never an intent.
 

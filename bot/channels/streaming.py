@@ -26,6 +26,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import BadHttpMessage
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.cases.evidence import count_bytes_received
@@ -96,17 +97,23 @@ def too_much_today(used: int, limits: UploadLimits) -> str:
             f"这次的放不下了。请明天再传，或先传最要紧的。")
 
 
+def _printable(text: str) -> str:
+    """``text`` without control characters and the lone surrogates undecodable header bytes
+    become (no database column takes NUL, no UTF-8 encoder a surrogate)."""
+    return "".join(c for c in text if c >= " " and c != "\x7f" and not "\ud800" <= c <= "\udfff")
+
+
 def clean_filename(raw: str) -> str:
     """The name to keep: percent-decoded when a client encoded it, without any folders."""
     try:  # browsers send UTF-8 names as they are; some clients percent-encode them
         name = unquote(raw, errors="strict") if "%" in raw else raw
     except UnicodeDecodeError:
         name = raw
-    return name.replace("\\", "/").rsplit("/", 1)[-1][:255] or "file"
+    return _printable(name.replace("\\", "/").rsplit("/", 1)[-1])[:255] or "file"
 
 
 def _mime(part: BodyPartReader, name: str) -> str:
-    mime = (part.headers.get("Content-Type") or "").split(";", 1)[0].strip()
+    mime = _printable(part.headers.get("Content-Type") or "").split(";", 1)[0].strip()
     if not mime or mime == "application/octet-stream":
         mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
     return mime[:100]
@@ -133,7 +140,10 @@ class _Reader:
             data += chunk
             if len(data) > FIELD_LIMIT:
                 raise UploadRefused(f"表单字段 {part.name} 太长", status=400)
-        return data.decode(part.get_charset(default="utf-8"), errors="replace")
+        try:
+            return data.decode(part.get_charset(default="utf-8"), errors="replace")
+        except LookupError as exc:  # a charset Python does not know ("bogus", "")
+            raise UploadRefused(f"表单字段 {part.name} 的字符集不认识", status=400) from exc
 
     async def skip(self, part: BodyPartReader) -> None:
         while chunk := await part.read_chunk(CHUNK):
@@ -205,7 +215,8 @@ async def receive_files(
                     received.fields[part.name] = await reader.field(part)
                 else:
                     await reader.skip(part)
-        except ValueError as exc:  # aiohttp: a broken multipart body (no boundary, bad headers)
+        # aiohttp: a broken multipart body (no boundary, bad headers: control characters in one)
+        except (ValueError, BadHttpMessage) as exc:
             raise UploadRefused(f"上传的内容格式不对：{exc}", status=400) from exc
         yield received
     finally:

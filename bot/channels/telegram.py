@@ -17,7 +17,9 @@ import contextlib
 import datetime as dt
 import functools
 import hmac
+import json
 import logging
+import math
 import warnings
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -46,7 +48,7 @@ from bot.channels.base import (
     Attachment, BadRequest, ChannelError, CountInbound, InboundMessage, Intake, Reply, Target, Throttle,
     kind_of_file,
 )
-from bot.channels.base import as_worker_text
+from bot.channels.base import as_worker_text, storable
 from bot.db import session_scope, utcnow
 from bot.settings import TelegramSettings
 
@@ -78,16 +80,24 @@ class Received:
     message: InboundMessage | None = None
     press: CallbackQuery | None = None
     answer: Reply | None = None  # said at once, nothing stored (unsupported or too big)
+    pressed: tuple[str, str | None, str, str | None] | None = None  # what ``_press`` read of ``press``
+
+
+INT64 = 2**63  # Telegram's ids fit in 64 bits (52 in practice); a bigger one is no Telegram id
 
 
 def _sender(user: Any) -> tuple[str, str | None]:
-    name = " ".join(p for p in (user.first_name, user.last_name) if p) or None
+    if not isinstance(user.id, int) or not -INT64 <= user.id < INT64:
+        raise ValueError("the user id is not a 64-bit integer")
+    name = storable(" ".join(p for p in (user.first_name, user.last_name) if p)) or None
     return str(user.id), name[:128] if name else None
 
 
 def _files(message: Message) -> list[dict[str, Any]]:
     """The file a message carries (Telegram sends at most one), as ``meta["files"]`` entries."""
     if message.photo:
+        if not all(isinstance(p.width, int) and isinstance(p.height, int) for p in message.photo):
+            raise TypeError("a photo size without a width and height")  # "x" * 10**9 is no area
         largest = max(message.photo, key=lambda p: (p.width * p.height, p.file_size or 0))
         found: tuple[Any, str, str | None, str | None] = (largest, "photo", None, "image/jpeg")
     elif message.document:
@@ -130,10 +140,10 @@ def parse_message(update_id: int, message: Message) -> Received | None:
     if files and (files[0]["size"] or 0) > MAX_DOWNLOAD:
         return Received(chat_id=message.chat.id, answer=TOO_BIG)
     if files:
-        caption = as_worker_text((message.caption or "").strip()) or None
+        caption = as_worker_text(storable(message.caption or "").strip()) or None
         inbound = InboundMessage(**base, text=caption, kind=files[0]["kind"], meta={"files": files})
-    elif message.text and message.text.strip():
-        text = message.text.strip()
+    elif message.text and storable(message.text).strip():
+        text = storable(message.text).strip()
         fields = _command(text) if text.startswith("/") else {"text": text}
         inbound = InboundMessage(**base, **fields)
     else:  # stickers, locations, contacts, polls …
@@ -148,8 +158,15 @@ def parse_update(update: Update) -> Received | None:
         return parse_message(update.update_id, update.message)
     query = update.callback_query
     if query is not None and query.data and query.from_user and not query.from_user.is_bot:
-        return Received(chat_id=query.from_user.id, press=query)
+        return Received(chat_id=query.from_user.id, press=query, pressed=_press(query))
     return None
+
+
+def _press(query: CallbackQuery) -> tuple[str, str | None, str, str | None]:
+    """(sender, name, callback data, button title) of a button press."""
+    external_id, name = _sender(query.from_user)
+    title = button_title(query)
+    return external_id, name, str(query.data), storable(title) if isinstance(title, str) else None
 
 
 def button_title(query: CallbackQuery) -> str | None:
@@ -279,11 +296,13 @@ class TelegramChannel:
 
     def parse_json(self, body: Any) -> Update:
         """An ``Update`` from a webhook body. Raises BadRequest naming what is wrong."""
-        if not isinstance(body, dict) or not isinstance(body.get("update_id"), int):
+        if not isinstance(body, dict) or not isinstance(body.get("update_id"), int) or not (
+                -INT64 <= body["update_id"] < INT64):
             raise BadRequest("body must be a Telegram Update: a JSON object with an integer update_id")
         try:
             return Update.de_json(body, self.bot)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        # OverflowError, OSError: a date or duration no datetime holds; RecursionError: replies nested too deep
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError, OSError, RecursionError) as exc:
             raise BadRequest(f"not a Telegram Update: {type(exc).__name__}: {exc}") from exc
 
     # --- receiving -------------------------------------------------------------------------
@@ -291,12 +310,19 @@ class TelegramChannel:
     async def receive(self, update: Update, pipeline: Intake, *, limit: Throttle | None = None) -> str:
         """Store ``update`` through the pipeline and schedule its answer; returns the outcome
         (``accepted``, ``duplicate``, ``ignored``, ``answered``, ``expired_button``)."""
-        member = update.my_chat_member
-        if member is not None and member.chat.type == "private" and member.from_user is not None:
+        try:  # PTB builds an Update without checking types: a field of the wrong type fails here
+            member = update.my_chat_member
+            if member is not None and member.chat.type == "private" and member.from_user is not None:
+                blocked = (_sender(member.from_user)[0], member.new_chat_member.status != "kicked")
+                received = None
+            else:
+                blocked, received = None, parse_update(update)
+        except (AttributeError, TypeError, ValueError, KeyError) as exc:
+            raise BadRequest(f"not a Telegram Update: {type(exc).__name__}: {exc}") from exc
+        if blocked is not None:
             # The worker blocked (kicked) or unblocked the bot: stop or resume sending to them.
-            await self._set_reachable(_sender(member.from_user)[0], member.new_chat_member.status != "kicked")
+            await self._set_reachable(*blocked)
             return "ignored"
-        received = parse_update(update)
         if received is None:
             return "ignored"
         if received.answer is not None:
@@ -304,7 +330,8 @@ class TelegramChannel:
             return "answered"
         message = received.message
         if received.press is not None:
-            message = await self._resolve_press(update.update_id, received.press)
+            assert received.pressed is not None
+            message = await self._resolve_press(update.update_id, received.pressed)
             if message is None:
                 self._spawn(self._answer_press(received.press.id, EXPIRED_BUTTON))
                 return "expired_button"
@@ -324,19 +351,20 @@ class TelegramChannel:
         pipeline.schedule(accepted)
         return "accepted"
 
-    async def _resolve_press(self, update_id: int, query: CallbackQuery) -> InboundMessage | None:
+    async def _resolve_press(self, update_id: int, pressed: tuple[str, str | None, str, str | None]
+                             ) -> InboundMessage | None:
         """The Rasa payload behind a short callback id, or ``None`` when we no longer know it."""
-        external_id, name = _sender(query.from_user)
+        external_id, name, data, title = pressed
         async with session_scope(self.sessionmaker) as session:
             contact = (await session.execute(select(Contact).where(
                 Contact.channel == CHANNEL, Contact.external_id == external_id))).scalar_one_or_none()
             callbacks = dict((contact.channel_state or {}).get("callbacks") or []) if contact else {}
-        payload = callbacks.get(query.data or "")
+        payload = callbacks.get(data)
         if payload is None:
-            logger.info("telegram: unknown button %r from contact %s", query.data, external_id)
+            logger.info("telegram: unknown button %r from contact %s", data[:64], external_id)
             return None
         return InboundMessage(channel=CHANNEL, external_id=external_id, dedupe_key=f"{CHANNEL}:{update_id}",
-                              display_name=name, text=button_title(query), payload=payload, kind="button")
+                              display_name=name, text=title, payload=payload, kind="button")
 
     async def _set_reachable(self, external_id: str, reachable: bool) -> None:
         async with session_scope(self.sessionmaker) as session:
@@ -473,14 +501,27 @@ class TelegramChannel:
 
 # --- HTTP ------------------------------------------------------------------------------------
 
+def _finite(text: str) -> float:
+    if not math.isfinite(value := float(text)):  # 1e999
+        raise ValueError(f"{text[:20]} is not a finite number")
+    return value
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")  # NaN, Infinity: no Telegram Update, and no JSON column takes them
+
+
+_loads = functools.partial(json.loads, parse_float=_finite, parse_constant=_no_constant)
+
+
 async def post_webhook(request: web.Request, *, channel: TelegramChannel, intake: Intake,
                        count: CountInbound, limit: Throttle | None = None) -> web.Response:
     """``POST /telegram/webhook``: check the secret, parse, store, acknowledge."""
     if not channel.check_secret(request.headers.get(SECRET_HEADER)):
         return web.json_response({"error": "forbidden", "message": "wrong or missing secret token"}, status=403)
     try:
-        body = await request.json()
-    except ValueError as exc:
+        body = await request.json(loads=_loads)
+    except (ValueError, LookupError, RecursionError) as exc:  # not JSON, an unknown charset, nested too deep
         raise BadRequest("body is not valid JSON") from exc
     outcome = await channel.receive(channel.parse_json(body), intake, limit=limit)
     count(CHANNEL, outcome)

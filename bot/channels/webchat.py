@@ -26,7 +26,7 @@ from bot.cases.outbox import OutboxMessage, OutboxStatus
 from bot.channels.base import (
     Attachment, BadRequest, CountInbound, InboundMessage, NotNow, Reply, Target,
 )
-from bot.channels.base import as_worker_text
+from bot.channels.base import as_worker_text, storable
 from bot.cases.messages import get_contact_by_sender_id
 from bot.channels.streaming import UploadLimits, UploadRefused, check_daily_quota, receive_files
 from bot.db import session_scope, utcnow
@@ -65,6 +65,9 @@ def parse_chat_request(body: Any) -> InboundMessage:
     message_id = body.get("message_id")
     if message_id is not None and (not isinstance(message_id, str) or not 0 < len(message_id) <= 100):
         raise BadRequest("message_id must be a string of at most 100 characters")
+    for name, value in (("text", text), ("payload", payload), ("message_id", message_id)):
+        if value is not None and storable(value) != value:
+            raise BadRequest(f"{name} has characters that cannot be stored (NUL, or half a surrogate pair)")
     return InboundMessage(
         channel=CHANNEL,
         external_id=sender,
@@ -166,7 +169,7 @@ async def post_message(request: web.Request, *, channel: WebChatChannel, intake:
                                            content_type="application/json")
     try:
         body = await request.json()
-    except ValueError as exc:
+    except (ValueError, LookupError, RecursionError) as exc:  # not JSON, an unknown charset, nested too deep
         raise BadRequest("body is not valid JSON") from exc
     message = parse_chat_request(body)
     if throttle is not None:

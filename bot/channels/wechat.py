@@ -244,6 +244,12 @@ def read_message(text: str, root: ET.Element) -> tuple[BaseMessage, InboundMessa
     """
     try:
         message = parse_message(text)
+        # what the store keeps of it must fit: an openid (contacts hold 128 characters), a
+        # MsgId of 64 bits (dedupe keys hold 200)
+        if not isinstance(message.source, str) or len(message.source) > 128:
+            raise ValueError("FromUserName is no openid")
+        if message.id and not 0 < message.id < 2**64:
+            raise ValueError("MsgId is no 64-bit number")
         return message, to_inbound(message, root)
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CallbackRejected(400, "a field of the message has the wrong shape") from exc

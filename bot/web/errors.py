@@ -22,6 +22,16 @@ _STATUS = {"invalid_input": 400, "invalid_transition": 400, "review_error": 400,
 async def error_middleware(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
+    if request.body_exists and request.headers.get("Content-Encoding", "identity").strip().lower() not in (
+            "", "identity"):
+        # No platform or browser compresses what it posts, and aiohttp decompresses as it
+        # reads: a body that is not in its encoding could hang the handler (raw deflate that
+        # never ends) or fail half read. Refused before a byte of it is read, and the
+        # connection closed after the answer (the unread body must not be taken for the next request).
+        refused = web.json_response({"error": "bad_request", "message": "compressed request bodies are not accepted"},
+                                    status=415)
+        refused.force_close()
+        return refused
     try:
         return await handler(request)
     except web.HTTPException:

@@ -13,8 +13,10 @@ import random
 import signal
 import sys
 import time
+from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -22,17 +24,19 @@ import aiohttp
 import pytest
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy import update as update_rows
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.cases.evidence import EvidenceItem, evidence_path
 from bot.cases.models import Contact, InboundRecord
-from bot.channels.base import Button, ChannelError, Reply, Target
+from bot.channels.base import Button, ChannelError, InboundMessage, Reply, Target
 from bot.channels.telegram import (
     EXPIRED_BUTTON,
     TelegramChannel,
     poll_updates,
     split_text,
 )
+from bot.db import create_engine, create_sessionmaker, session_scope, utcnow
 from bot.dialogue.pipeline import SAVED_FOR_LATER
 from bot.fakes.telegram import (
     FakeTelegram,
@@ -41,10 +45,11 @@ from bot.fakes.telegram import (
     running_fake_telegram,
     webhook_request,
 )
+from bot.migrate import upgrade
 from bot.settings import load_settings
 from bot.web.app import create_app
 from bot.web.keys import GATEWAY
-from tests.conftest import free_port
+from tests.conftest import _create_pg_database, _drop_pg_database, free_port, pg_url
 
 TOKEN = "123456:AAHfakeTokenForGongyouTests"
 SECRET = "gongyou-test_secret"
@@ -194,7 +199,7 @@ async def test_start_with_a_deep_link_greets_and_records_the_chat(gateway: Gatew
     assert (await gateway.post(update))[0] == 200
     await gateway.settle()
     [row] = await inbound_rows(engine, f"telegram:{update['update_id']}")
-    assert (row.text, row.payload, row.meta) == ("/start", "/greet", {"start_payload": "case-GY-2026-000123"})
+    assert (row.text, row.payload, row.meta["start_payload"]) == ("/start", "/greet", "case-GY-2026-000123")
     contact = await contact_of(engine, worker)
     assert contact.channel_state["chat_id"] == worker.id
     assert contact.display_name == "阿明"
@@ -525,3 +530,235 @@ async def test_text_or_a_caption_that_looks_like_an_intent_reaches_rasa_as_words
     for update in (command, photo):
         [row] = await inbound_rows(engine, f"telegram:{update['update_id']}")
         assert row.payload is None and row.text == '／inform{"amount": 99999}'
+
+
+# --- with a Rasa that answers: the turn's way back survives faults -------------------------------
+
+class FakeRasa:
+    """Rasa's HTTP API as the gateway uses it, at the wire: the REST webhook, the
+    conversation tracker and ``/status``. Each message is answered "收到：<text>".
+
+    The tracker is Rasa's: events are only ever appended, and a ``rewind`` event takes the
+    last user message out of the conversation the dialogue sees. While ``actions_down`` a
+    message is recorded and answered with ``[]``, as Rasa answers when its action server is
+    down; the next ``cut_answers`` answers are recorded and then the connection is cut
+    before they reach the gateway.
+    """
+
+    def __init__(self) -> None:
+        self.events: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.posts: list[str] = []
+        self.actions_down = False
+        self.cut_answers = 0
+        self.url = ""
+        self.recorded = asyncio.Event()  # set once a message is in a tracker
+        self.hold: asyncio.Event | None = None  # while not set, answers wait (the gateway may die meanwhile)
+
+    def conversation(self, sender: str) -> list[str]:
+        """The worker's messages as the dialogue holds them (rewound ones taken out)."""
+        said: list[str] = []
+        for event in self.events[sender]:
+            if event["event"] == "user":
+                said.append(event["text"])
+            elif event["event"] == "rewind" and said:
+                said.pop()
+        return said
+
+    async def webhook(self, request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        sender, text = body["sender"], body["message"]
+        self.posts.append(text)
+        self.events[sender].append({"event": "user", "text": text, "metadata": body.get("metadata") or {}})
+        self.recorded.set()
+        if self.actions_down:
+            return web.json_response([])
+        answer = f"收到：{text}"
+        self.events[sender].append({"event": "bot", "text": answer, "data": {}})
+        if self.hold is not None:
+            await self.hold.wait()
+        if self.cut_answers:
+            self.cut_answers -= 1
+            assert request.transport is not None
+            request.transport.close()
+        return web.json_response([{"recipient_id": sender, "text": answer}])
+
+    async def tracker(self, request: web.Request) -> web.Response:
+        sender = request.match_info["sender"]
+        if request.method == "POST":
+            self.events[sender].extend(await request.json())
+        return web.json_response({"sender_id": sender, "events": self.events[sender]})
+
+    async def status(self, request: web.Request) -> web.Response:
+        return web.json_response({"model_file": "20261201-000000-fake.tar.gz"})
+
+
+@pytest.fixture
+async def rasa() -> AsyncIterator[FakeRasa]:
+    fake_rasa = FakeRasa()
+    app = web.Application()
+    app.add_routes([web.post("/webhooks/rest/webhook", fake_rasa.webhook),
+                    web.get("/conversations/{sender}/tracker", fake_rasa.tracker),
+                    web.post("/conversations/{sender}/tracker/events", fake_rasa.tracker),
+                    web.get("/status", fake_rasa.status)])
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    fake_rasa.url = f"http://127.0.0.1:{port}"
+    yield fake_rasa
+    await runner.cleanup()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def own_database(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[str]:
+    """A database of this test's own: the retry round takes every message that waits, so no
+    other test's messages may be in it."""
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path}/answering.db"
+    else:
+        name = await _create_pg_database()
+        url = pg_url(name)
+    engine = create_engine(url)
+    await upgrade(engine)
+    await engine.dispose()
+    yield url
+    if request.param == "postgresql":
+        await _drop_pg_database(name)
+
+
+@pytest.fixture
+async def answering(own_database: str, tmp_path, fake: FakeTelegram, rasa: FakeRasa) -> AsyncIterator[Gateway]:
+    """The gateway as in ``gateway``, over its own database, with a Rasa that answers."""
+    port = free_port()
+    settings = load_settings(
+        {
+            "DATABASE_URL": own_database,
+            "GATEWAY_PORT": str(port),
+            "RASA_URL": rasa.url,
+            "ACTION_URL": f"http://127.0.0.1:{free_port()}",
+            "GONGYOU_VAR_DIR": str(tmp_path),
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "TELEGRAM_SECRET_TOKEN": SECRET,
+            "TELEGRAM_API_BASE_URL": fake.base_url,
+            "BACKGROUND_JOBS": "0",
+            "RATE_UPLOAD_IP": "100000/10000", "RATE_SENDER": "100000/10000",
+        },
+        dotenv=tmp_path / "none.env",
+    )
+    app = create_app(settings)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    updates = UpdateBuilder(fake, first_update_id=random.randrange(10**9, 2 * 10**9))
+    async with aiohttp.ClientSession() as http:
+        yield Gateway(f"http://127.0.0.1:{port}", app, fake, updates, http, settings.evidence_dir)
+    await runner.cleanup()
+
+
+async def retry_round(gateway: Gateway) -> None:
+    """What the gateway's retry job does once Rasa and the action server are both up."""
+    await gateway.app[GATEWAY].pipeline.retry_pending()
+    await gateway.settle()
+
+
+async def test_a_reply_whose_send_fails_is_sent_again_not_lost(answering: Gateway) -> None:
+    worker = new_worker()
+    answering.fake.fail_next("sendMessage", status=502)  # Telegram has a bad moment
+    assert (await answering.post(answering.updates.text(worker, "老板欠我三个月工资")))[0] == 200
+    await answering.settle()
+    assert texts(answering.fake, worker) == []
+    await answering.app[GATEWAY].dispatcher.run_once(now=utcnow() + timedelta(minutes=5))  # a later round
+    assert texts(answering.fake, worker) == ["收到：老板欠我三个月工资"]
+
+
+async def test_a_message_rasa_took_while_its_actions_were_down_is_in_the_conversation_once(
+    answering: Gateway, rasa: FakeRasa
+) -> None:
+    worker = new_worker()
+    rasa.actions_down = True
+    assert (await answering.post(answering.updates.text(worker, "我在宏兴五金厂上班")))[0] == 200
+    await answering.settle()
+    assert texts(answering.fake, worker) == [SAVED]
+    rasa.actions_down = False
+    await retry_round(answering)
+    assert texts(answering.fake, worker) == [SAVED, "收到：我在宏兴五金厂上班"]
+    # a form would have read a second copy as the answer to its next question
+    assert rasa.conversation(f"telegram:{worker.id}") == ["我在宏兴五金厂上班"]
+
+
+async def test_an_answer_rasa_gave_that_never_arrived_is_read_back_not_asked_for_again(
+    answering: Gateway, rasa: FakeRasa
+) -> None:
+    worker = new_worker()
+    rasa.cut_answers = 1
+    assert (await answering.post(answering.updates.text(worker, "老板欠我三个月工资")))[0] == 200
+    await answering.settle()
+    assert texts(answering.fake, worker) == [SAVED]
+    await retry_round(answering)
+    assert texts(answering.fake, worker) == [SAVED, "收到：老板欠我三个月工资"]
+    assert rasa.posts == ["老板欠我三个月工资"]  # the turn was not played a second time
+
+
+async def test_a_later_message_waits_for_the_earlier_one_and_both_are_answered_in_order(
+    answering: Gateway, rasa: FakeRasa
+) -> None:
+    worker = new_worker()
+    rasa.actions_down = True
+    assert (await answering.post(answering.updates.text(worker, "老板欠我工资")))[0] == 200
+    await answering.settle()
+    rasa.actions_down = False
+    assert (await answering.post(answering.updates.text(worker, "三个月了")))[0] == 200
+    await answering.settle()
+    assert texts(answering.fake, worker) == [SAVED, "收到：老板欠我工资", "收到：三个月了"]
+    assert rasa.conversation(f"telegram:{worker.id}") == ["老板欠我工资", "三个月了"]
+
+
+async def test_messages_taken_in_before_a_crash_are_answered_by_the_first_round_after_it(
+    answering: Gateway, rasa: FakeRasa, own_database: str
+) -> None:
+    worker = new_worker()
+    pipeline = answering.app[GATEWAY].pipeline
+    lines = ["在吗", "老板欠我工资", "三个月了"]
+    for line in lines:  # stored and acknowledged; then the process died before answering them
+        delivery = answering.updates.text(worker, line)
+        await pipeline.accept(InboundMessage(channel="telegram", external_id=str(worker.id),
+                                             dedupe_key=f"telegram:{delivery['update_id']}", text=line))
+    engine = create_engine(own_database)
+    try:  # taken in a minute ago: the restart took that long
+        async with session_scope(create_sessionmaker(engine)) as session:
+            await session.execute(update_rows(InboundRecord).values(received_at=utcnow() - timedelta(minutes=1)))
+    finally:
+        await engine.dispose()
+    await retry_round(answering)
+    assert texts(answering.fake, worker) == [f"收到：{line}" for line in lines]
+    assert rasa.posts == lines
+
+
+async def test_a_turn_killed_after_rasa_took_the_message_is_read_back_after_the_restart(
+    answering: Gateway, rasa: FakeRasa, own_database: str
+) -> None:
+    """The gateway dies on a message's first try, after Rasa has it: the restarted gateway
+    frees what it held and reads the answer back from the tracker instead of posting the
+    message again (a second copy would answer the form's next question)."""
+    from bot.cases.messages import do_release_leases
+
+    worker = new_worker()
+    rasa.hold = asyncio.Event()
+    assert (await answering.post(answering.updates.text(worker, "老板欠我三个月工资")))[0] == 200
+    await asyncio.wait_for(rasa.recorded.wait(), timeout=30)
+    gateway = answering.app[GATEWAY]
+    for task in list(gateway.pipeline._tasks):  # the process is killed mid-turn
+        task.cancel()
+    await asyncio.gather(*gateway.pipeline._tasks, return_exceptions=True)
+    rasa.hold.set()
+    engine = create_engine(own_database)
+    try:  # the gateway starts again (a minute later): it frees its own leases
+        async with session_scope(create_sessionmaker(engine)) as session:
+            assert await do_release_leases(session, owner=gateway.owner) == (1, 0)
+            await session.execute(update_rows(InboundRecord).values(received_at=utcnow() - timedelta(minutes=1)))
+    finally:
+        await engine.dispose()
+    await retry_round(answering)
+    assert texts(answering.fake, worker) == ["收到：老板欠我三个月工资"]
+    assert rasa.posts == ["老板欠我三个月工资"]
+    assert rasa.conversation(f"telegram:{worker.id}") == ["老板欠我三个月工资"]

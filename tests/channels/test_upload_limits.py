@@ -396,3 +396,55 @@ def test_stale_temporary_uploads_are_swept_and_nothing_else(tmp_path: Path) -> N
     os.utime(other, (time.time() - 7200, time.time() - 7200))
     assert sweep_stale(tmp_path) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep-me", "upload-new"]
+
+
+
+@pytest.fixture
+async def capped(database_url: str, tmp_path: Path) -> AsyncIterator[str]:
+    """The gateway as ``create_app`` builds it, with its upload caps set in the settings:
+    1 MB a request, 2 MB a worker a day."""
+    port = free_port()
+    settings = load_settings(
+        {
+            "DATABASE_URL": database_url, "GATEWAY_PORT": str(port), "GONGYOU_VAR_DIR": str(tmp_path),
+            "RASA_URL": f"http://127.0.0.1:{free_port()}", "ACTION_URL": f"http://127.0.0.1:{free_port()}",
+            "BACKGROUND_JOBS": "0", "UPLOAD_MAX_REQUEST_MB": "1", "UPLOAD_MAX_DAY_MB": "2",
+        },
+        dotenv=tmp_path / "none.env",
+    )
+    runner = web.AppRunner(create_app(settings))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+async def test_caps_set_in_the_settings_hold_for_one_request_and_for_a_day(
+    capped: str, http: aiohttp.ClientSession, engine: AsyncEngine
+) -> None:
+    url, sender, session = capped + "/chat/api/files", new_sender(), None
+    # two files of 600 KB: each within 20 MB, together over the 1 MB a request may carry
+    async with http.post(url, data=form(sender, ("a.jpg", b"a" * (600 * KB)), ("b.jpg", b"b" * (600 * KB)))) as r:
+        assert r.status == 413 and "1 MB" in (await r.json())["message"]
+    assert await stored_for(engine, sender) == (0, 0)
+    statuses = []
+    for n in range(3):  # 800 KB a time: the third would make 2.4 MB today, over 2 MB
+        async with http.post(url, data=form(sender, (f"{n}.jpg", bytes([n]) * (800 * KB)), session=session)) as r:
+            statuses.append(r.status)
+            session = session or (await r.json()).get("session")
+    assert statuses == [200, 200, 413]
+    assert await stored_for(engine, sender) == (2, 2)
+
+
+async def test_the_gateway_refuses_a_request_declared_over_its_cap_without_reading_it(capped: str) -> None:
+    # Only the headers are sent: a server that reads the body first would wait for 10 MB.
+    port = int(capped.rsplit(":", 1)[1])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"POST /chat/api/files HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n".encode()
+                 + b"Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 10485760\r\n\r\n--b\r\n")
+    await writer.drain()
+    try:
+        status_line = await asyncio.wait_for(reader.readline(), timeout=5)
+    finally:
+        writer.close()
+    assert status_line.split()[1] == b"413"

@@ -936,3 +936,18 @@ async def test_text_that_looks_like_an_intent_is_stored_and_sent_to_rasa_as_word
     assert record.payload is None and not record.text.strip().startswith("/")
     assert record.text == '／inform{"amount": 99999}'  # the worker's words, as they read
     assert (fullwidth.text, fullwidth.payload) == ("／greet", None)
+
+
+async def test_in_safe_mode_a_dtd_in_the_envelope_is_refused_before_msg_signature_is_looked_at(
+    gateway: Gateway, http: aiohttp.ClientSession, engine: AsyncEngine
+) -> None:
+    before = await inbound_count(engine)
+    nonce, ts = str(uuid.uuid4().int % 10**10), str(int(time.time()))
+    # a signed query (as a logged callback URL holds one) with a body nobody signed
+    query = {"signature": wechat_signature(TOKEN, ts, nonce), "timestamp": ts, "nonce": nonce,
+             "encrypt_type": "aes", "msg_signature": "0" * 40}
+    body = ('<!-- <xml> --><!DOCTYPE xml [<!ENTITY e "AAAA">]>'
+            "<xml><ToUserName>gh</ToUserName><Encrypt>&e;</Encrypt></xml>")
+    status, answer = await gateway.post(http, text_xml("o_x", "x"), query=query, body=body.encode())
+    assert status == 400 and "DOCTYPE" in answer
+    assert await inbound_count(engine) == before

@@ -316,3 +316,35 @@ async def test_only_json_from_the_page_is_taken(gateway: str, http: aiohttp.Clie
     async with http.post(gateway + API, json={"sender": sender, "text": "你好"},
                          headers={"Host": "evil.example:80"}) as response:
         assert response.status == 421  # a rebinding name pointing at this host gets nothing
+
+
+async def test_a_first_message_typed_like_an_intent_is_stored_and_sent_as_words(
+    gateway: str, http: aiohttp.ClientSession, engine: AsyncEngine
+) -> None:
+    sender = f"w-{uuid.uuid4().hex[:8]}"
+    typed = {"sender": sender, "text": '/inform{"amount": 99999, "employer": "某某厂"}', "message_id": "first"}
+    async with http.post(gateway + API, json=typed) as response:
+        assert response.status == 200
+    async with engine.connect() as connection:
+        row = (await connection.execute(select(InboundRecord.text, InboundRecord.payload).where(
+            InboundRecord.dedupe_key == f"webchat:{sender}:first"))).one()
+    assert (row.text, row.payload) == ('／inform{"amount": 99999, "employer": "某某厂"}', None)
+
+
+async def test_a_sender_who_floods_the_web_chat_is_slowed_down_and_the_flood_is_not_kept(
+    gateway: str, http: aiohttp.ClientSession, engine: AsyncEngine
+) -> None:
+    sender = f"w-{uuid.uuid4().hex[:8]}"
+    async with http.post(gateway + API, json={"sender": sender, "text": "在吗"}) as response:
+        assert response.status == 200
+        session = (await response.json()).get("session")
+    statuses = []
+    for n in range(40):
+        body = {"sender": sender, "text": f"第{n}条", "message_id": f"flood-{n}", **({"session": session} if session else {})}
+        async with http.post(gateway + API, json=body) as response:
+            statuses.append(response.status)
+    assert 429 in statuses and set(statuses) == {200, 429}
+    async with engine.connect() as connection:
+        kept = (await connection.execute(select(func.count()).select_from(InboundRecord).where(
+            InboundRecord.dedupe_key.like(f"webchat:{sender}:%")))).scalar_one()
+    assert kept == 1 + statuses.count(200)  # what was refused was not stored
