@@ -45,11 +45,10 @@ from bot.fakes.telegram import (
     running_fake_telegram,
     webhook_request,
 )
-from bot.migrate import upgrade
 from bot.settings import load_settings
 from bot.web.app import create_app
 from bot.web.keys import GATEWAY
-from tests.conftest import _create_pg_database, _drop_pg_database, free_port, pg_url
+from tests.conftest import free_port
 
 TOKEN = "123456:AAHfakeTokenForGongyouTests"
 SECRET = "gongyou-test_secret"
@@ -103,12 +102,19 @@ async def fake() -> AsyncIterator[FakeTelegram]:
 
 @pytest.fixture
 async def gateway(database_url: str, tmp_path, fake: FakeTelegram) -> AsyncIterator[Gateway]:
+    async for running in serve_gateway(database_url, tmp_path, fake, rasa_url=f"http://127.0.0.1:{free_port()}"):
+        yield running
+
+
+async def serve_gateway(database_url: str, tmp_path, fake: FakeTelegram, *, rasa_url: str) -> AsyncIterator[Gateway]:
+    """The gateway with the Telegram channel on a real port, talking to the fake Bot API (and
+    to ``rasa_url``: a closed port is Rasa down)."""
     port = free_port()
     settings = load_settings(
         {
             "DATABASE_URL": database_url,
             "GATEWAY_PORT": str(port),
-            "RASA_URL": f"http://127.0.0.1:{free_port()}",
+            "RASA_URL": rasa_url,
             "ACTION_URL": f"http://127.0.0.1:{free_port()}",
             "GONGYOU_VAR_DIR": str(tmp_path),
             "TELEGRAM_BOT_TOKEN": TOKEN,
@@ -609,50 +615,12 @@ async def rasa() -> AsyncIterator[FakeRasa]:
     await runner.cleanup()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def own_database(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[str]:
-    """A database of this test's own: the retry round takes every message that waits, so no
-    other test's messages may be in it."""
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path}/answering.db"
-    else:
-        name = await _create_pg_database()
-        url = pg_url(name)
-    engine = create_engine(url)
-    await upgrade(engine)
-    await engine.dispose()
-    yield url
-    if request.param == "postgresql":
-        await _drop_pg_database(name)
-
-
 @pytest.fixture
 async def answering(own_database: str, tmp_path, fake: FakeTelegram, rasa: FakeRasa) -> AsyncIterator[Gateway]:
-    """The gateway as in ``gateway``, over its own database, with a Rasa that answers."""
-    port = free_port()
-    settings = load_settings(
-        {
-            "DATABASE_URL": own_database,
-            "GATEWAY_PORT": str(port),
-            "RASA_URL": rasa.url,
-            "ACTION_URL": f"http://127.0.0.1:{free_port()}",
-            "GONGYOU_VAR_DIR": str(tmp_path),
-            "TELEGRAM_BOT_TOKEN": TOKEN,
-            "TELEGRAM_SECRET_TOKEN": SECRET,
-            "TELEGRAM_API_BASE_URL": fake.base_url,
-            "BACKGROUND_JOBS": "0",
-            "RATE_UPLOAD_IP": "100000/10000", "RATE_SENDER": "100000/10000",
-        },
-        dotenv=tmp_path / "none.env",
-    )
-    app = create_app(settings)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    updates = UpdateBuilder(fake, first_update_id=random.randrange(10**9, 2 * 10**9))
-    async with aiohttp.ClientSession() as http:
-        yield Gateway(f"http://127.0.0.1:{port}", app, fake, updates, http, settings.evidence_dir)
-    await runner.cleanup()
+    """The gateway as in ``gateway``, over its own database (the retry round takes every
+    message that waits, so no other test's may be in it), with a Rasa that answers."""
+    async for running in serve_gateway(own_database, tmp_path, fake, rasa_url=rasa.url):
+        yield running
 
 
 async def retry_round(gateway: Gateway) -> None:

@@ -9,7 +9,6 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -25,35 +24,27 @@ from bot.channels.base import InboundMessage
 from bot.db import create_engine, create_sessionmaker, session_scope
 from bot.dialogue.pipeline import MAX_ATTEMPTS, InboundPipeline
 from bot.dialogue.rasa_client import RasaClient
-from bot.migrate import upgrade
-from tests.conftest import _create_pg_database, _drop_pg_database, free_port, pg_url
+from tests.conftest import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 STORY = "老板欠我三个月工资，我电话 138 1234 5678"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def own_database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """A database of this test's own: the retry round takes every due message, so no other
-    test's messages may be in it."""
-    if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path}/given_up.db"
-    else:
-        name = await _create_pg_database()
-        url = pg_url(name)
-    engine = create_engine(url)
-    await upgrade(engine)
+@pytest.fixture
+async def seeded(own_database: str) -> str:
+    """A database of this test's own (the retry round takes every due message) with the
+    union hierarchy a handoff needs."""
+    engine = create_engine(own_database)
     async with session_scope(create_sessionmaker(engine)) as session:
         await do_seed_demo(session, history=False)
     await engine.dispose()
-    yield url
-    if request.param == "postgresql":
-        await _drop_pg_database(name)
+    return own_database
 
 
 async def test_a_message_rasa_never_answers_goes_to_a_person_with_an_alert_and_is_listed(
-    own_database: str, tmp_path: Path
+    seeded: str, tmp_path: Path
 ) -> None:
+    own_database = seeded
     engine = create_engine(own_database)
     sessionmaker = create_sessionmaker(engine)
     sender = f"w-{uuid.uuid4().hex[:8]}"
