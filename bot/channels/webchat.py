@@ -35,7 +35,7 @@ CHANNEL = "webchat"
 MAX_TEXT = 2000
 MAX_FILE = 20 * 1024 * 1024
 MAX_FILES = 9  # as many as a phone's photo picker sends at once
-_SENDER = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
+_SENDER = re.compile(r"[A-Za-z0-9_.\-]{1,64}")  # fullmatch: "abc\n" is no sender
 _PAGE = Path(__file__).with_name("webchat_page.html")
 _dumps = functools.partial(json.dumps, ensure_ascii=False)
 
@@ -49,7 +49,7 @@ def parse_chat_request(body: Any) -> InboundMessage:
     if not isinstance(body, dict):
         raise BadRequest("body must be a JSON object")
     sender = body.get("sender")
-    if not isinstance(sender, str) or not _SENDER.match(sender):
+    if not isinstance(sender, str) or not _SENDER.fullmatch(sender):
         raise BadRequest("sender must be 1-64 characters of letters, digits, '_', '-' or '.'")
     text, payload = body.get("text"), body.get("payload")
     if payload is not None:
@@ -181,7 +181,7 @@ async def post_message(request: web.Request, *, channel: WebChatChannel, intake:
 async def get_updates(request: web.Request, *, channel: WebChatChannel) -> web.Response:
     """``GET /chat/api/updates?sender=…&session=…``: what reached this worker since the last poll."""
     sender = request.query.get("sender", "")
-    if not _SENDER.match(sender):
+    if not _SENDER.fullmatch(sender):
         raise BadRequest("sender must be 1-64 characters of letters, digits, '_', '-' or '.'")
     await channel.check_session(sender, request.query.get("session"))
     return web.json_response({"updates": await channel.take_updates(sender)}, dumps=_dumps)

@@ -29,6 +29,7 @@ async def count_inbound(engine: AsyncEngine, **where: str) -> int:
         ('["a list"]', "JSON object"),
         ('{"text": "老板欠我工资"}', "sender"),
         ('{"sender": "a b", "text": "老板欠我工资"}', "sender"),
+        ('{"sender": "w1\\n", "text": "老板欠我工资"}', "sender"),  # not the conversation of "w1"
         ('{"sender": "w1"}', "text or payload"),
         ('{"sender": "w1", "payload": "report_unpaid_wages"}', "payload"),
         ('{"sender": "w1", "text": "' + "欠" * 2001 + '"}', "longer than"),
