@@ -543,6 +543,19 @@ def cmd_models_rollback(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_nlu_export(settings: Settings, args: argparse.Namespace) -> int:
+    """The messages labelled in the NLU inbox, in nlu/ format (redacted), for review in git."""
+    from bot.training.inbox import export_labelled
+
+    text = asyncio.run(_with_session(settings, export_labelled))
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"wrote {args.out} ({text.count(chr(10) + '    - ')} examples)")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def cmd_stack(settings: Settings, args: argparse.Namespace) -> int:
     from bot.stack import run_stack
     from bot.training.models import TrainingError, ensure_model
@@ -641,6 +654,10 @@ def build_parser() -> argparse.ArgumentParser:
     rollback = models.add_parser("rollback", help="serve again the model active before the current one")
     rollback.add_argument("--actor", default=os.environ.get("USER") or "admin")
     rollback.set_defaults(func=cmd_models_rollback)
+    nlu = sub.add_parser("nlu", help="the NLU inbox").add_subparsers(dest="nlu_command", required=True)
+    export = nlu.add_parser("export", help="messages labelled in the inbox, in nlu/ format (personal data taken out)")
+    export.add_argument("--out", help="write to this file instead of standard output")
+    export.set_defaults(func=cmd_nlu_export)
     handback = sub.add_parser("handback", help="give a conversation in human handoff back to the bot")
     handback.add_argument("sender", help="<channel>:<id>, as the Rasa sender id")
     handback.add_argument("--actor", default="cli")

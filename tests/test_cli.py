@@ -197,3 +197,24 @@ def test_orgs_import_reports_checks_and_loads_a_hierarchy(cli, tmp_path: Path) -
     assert missing.returncode == 1 and missing.stderr.startswith("error:") and "nowhere.yml" in missing.stderr
     wrong = cli("orgs", "import", str(tmp_path / "nb.txt"), ok=False, extra_env=own)
     assert wrong.returncode == 1 and "expected a .yml, .yaml or .csv file" in wrong.stderr
+
+
+def test_the_inbox_exports_what_annotators_labelled_in_nlu_format(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from bot.db import create_engine, create_sessionmaker, session_scope
+    from bot.training.inbox import do_annotate, do_record_unsure
+
+    async def label() -> None:
+        engine = create_engine(f"sqlite+aiosqlite:///{cli.db}")
+        async with session_scope(create_sessionmaker(engine)) as session:
+            item = await do_record_unsure(session, text="我叫张三 工资拖了半年", sender="webchat:x",
+                                          ranking=[{"name": "report_unpaid_wages", "confidence": 0.4}])
+            await do_annotate(session, ids=[item.id], action="accept", actor="staff:anno",
+                              now=item.created_at)
+        await engine.dispose()
+    asyncio.run(label())
+    out = tmp_path / "inbox.yml"
+    assert "wrote" in cli("nlu", "export", "--out", str(out)).stdout
+    text = out.read_text(encoding="utf-8")
+    assert "- intent: report_unpaid_wages" in text and "我叫某某 工资拖了半年" in text and "张三" not in text

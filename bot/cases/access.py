@@ -63,6 +63,11 @@ class Actor:
         return self.role in (Role.ORG_ADMIN.value, Role.ADMIN.value)
 
     @property
+    def can_annotate(self) -> bool:
+        """Labels the NLU inbox: annotators and system admins (the messages are redacted)."""
+        return self.role in (Role.ANNOTATOR.value, Role.ADMIN.value)
+
+    @property
     def label(self) -> str:
         """The actor string written on case events."""
         return f"staff:{self.username}"
@@ -70,10 +75,11 @@ class Actor:
 
 async def load_actor(session: AsyncSession, *, user: StaffUser) -> Actor:
     """The actor for ``user``: a system admin reaches every body, anyone else their own
-    body and the bodies below it, except experts, who see cases only through a review."""
+    body and the bodies below it, except experts, who see cases only through a review, and
+    annotators, who see no case (only the redacted NLU inbox)."""
     if user.role == Role.ADMIN.value:
         org_ids = frozenset((await session.execute(select(Org.id))).scalars())
-    elif user.role == Role.EXPERT.value:
+    elif user.role in (Role.EXPERT.value, Role.ANNOTATOR.value):
         # experts belong to the city federation, whose subtree is every case in the city
         org_ids = frozenset()
     else:
@@ -115,6 +121,12 @@ def check_can_read_access_log(actor: Actor) -> None:
     """Raises Forbidden unless the actor is an org admin or a system admin."""
     if not actor.is_org_admin:
         raise Forbidden("只有工会管理员可以查看访问记录")
+
+
+def check_can_annotate(actor: Actor) -> None:
+    """Raises Forbidden unless the actor labels the NLU inbox (an annotator or a system admin)."""
+    if not actor.can_annotate:
+        raise Forbidden("只有标注员和系统管理员可以标注消息")
 
 
 def check_can_manage_users(actor: Actor, org_id: int) -> None:

@@ -33,6 +33,7 @@ class Role(str, enum.Enum):
     COMPANY_REP = "company_rep"
     LIAISON = "liaison"
     EXPERT = "expert"
+    ANNOTATOR = "annotator"  # labels the NLU inbox (no case access)
 
 
 class Employer(Base):

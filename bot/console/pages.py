@@ -27,7 +27,7 @@ _TABLES = {
     "status": words.STATUS_WORDS, "category": words.CATEGORY_WORDS, "event": words.EVENT_WORDS,
     "outcome": words.OUTCOME_WORDS, "deadline": words.DEADLINE_WORDS, "delivery": words.DELIVERY_WORDS,
     "role": words.ROLE_WORDS, "channel": words.CHANNEL_WORDS, "handoff": words.HANDOFF_WORDS,
-    "access": words.ACCESS_WORDS, "action": words.ACTION_LABELS,
+    "access": words.ACCESS_WORDS, "action": words.ACTION_LABELS, "intent": words.INTENT_WORDS,
     "deadline_state": {"met": "已按时完成", "cancelled": "已取消", "breached": "已超时", "open": "进行中"},
     "fact": {"period": "拖欠期间", "since": "开始时间", "daily_hours": "每天工时", "overtime_paid": "加班费已付",
              "contract_signed": "签了劳动合同", "commute": "上下班途中", "commuting": "上下班途中",
@@ -46,6 +46,8 @@ _TABLES = {
 def word(code: Any, table: str) -> str:
     if code is None:
         return "—"
+    if table == "intent" and "+" in str(code):  # several topics: 欠薪 + 社保
+        return " + ".join(word(part, table) for part in str(code).split("+"))
     return _TABLES.get(table, {}).get(str(code), str(code))
 
 

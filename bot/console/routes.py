@@ -18,6 +18,7 @@ from bot.console.auth import console_middleware
 from bot.console.case_views import CaseViews
 from bot.console.handoff_views import HandoffViews
 from bot.console.misc_views import MiscViews
+from bot.console.nlu_views import NluViews
 from bot.console.pages import STATIC, setup_templates
 from bot.console.review_views import ReviewViews
 from bot.gateway import Gateway
@@ -34,7 +35,7 @@ class Route:
 
 def console_routes(gateway: Gateway) -> list[Route]:
     cases, handoffs, misc, api = CaseViews(gateway), HandoffViews(gateway), MiscViews(gateway), Api(gateway)
-    reviews = ReviewViews(gateway)
+    reviews, nlu = ReviewViews(gateway), NluViews(gateway)
     return [
         Route("GET", "/console/login", misc.login_form),
         Route("POST", "/console/login", misc.login_post),
@@ -65,6 +66,8 @@ def console_routes(gateway: Gateway) -> list[Route]:
         Route("POST", "/console/account/link", misc.link_code),
         Route("POST", "/console/account/unlink", misc.unlink),
         Route("GET", "/console/access-log", misc.access_log),
+        Route("GET", "/console/nlu", nlu.index),
+        Route("POST", "/console/nlu/annotate", nlu.annotate),
         Route("POST", "/api/login", api.login),
         Route("GET", "/api/cases", api.cases),
         Route("GET", "/api/cases/{number}", api.case),

@@ -25,7 +25,16 @@ EVENT_WORDS = {
 DELIVERY_WORDS = {"pending": "发送中", "sent": "已送达", "held": "等待职工上线", "dead": "发送失败"}
 
 ROLE_WORDS = {"admin": "系统管理员", "org_admin": "单位管理员", "staff": "工作人员", "expert": "评审专家",
-              "liaison": "老乡联络员", "company_rep": "企业工会"}
+              "liaison": "老乡联络员", "company_rep": "企业工会",
+              "annotator": "标注员"}
+
+INTENT_WORDS = {
+    "report_unpaid_wages": "欠薪", "report_overtime": "加班", "report_injury": "工伤", "report_dismissal": "辞退",
+    "report_social_insurance": "社保", "ask_matchmaking_events": "联谊活动", "join_union": "入会",
+    "check_case_status": "查进度", "request_human": "找人工", "greet": "打招呼", "goodbye": "再见", "thank": "感谢",
+    "affirm": "肯定", "deny": "否定", "bot_challenge": "问是不是机器人", "out_of_scope": "不归工会管",
+    "inform": "回答问题", "nlu_fallback": "没把握",
+}
 
 CHANNEL_WORDS = {**NOTIFY_CHANNEL_WORDS, "console": "控制台"}
 

@@ -57,6 +57,8 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("POST", "/console/account/link"): "own",
     ("POST", "/console/account/unlink"): "own",
     ("GET", "/console/access-log"): "foreign",  # plain staff: 403
+    ("GET", "/console/nlu"): "foreign",  # plain staff: 403 (annotators and system admins only)
+    ("POST", "/console/nlu/annotate"): "foreign",
     ("POST", "/api/login"): "public",
     ("GET", "/api/cases"): "own",
     ("GET", "/api/cases/{number}"): "foreign",
