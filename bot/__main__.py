@@ -462,44 +462,22 @@ def cmd_models_list(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-SWAP_GRACE = 2.5  # seconds between marking a model swap and asking Rasa to load the model
-
-
 async def _load_into_rasa(settings: Settings, name: str) -> str:
-    """Swap the model into the running Rasa (``PUT /model``); words on what happened."""
+    """Swap the model into the running Rasa, gateways holding their turns meanwhile."""
     import aiohttp
 
-    from bot.dialogue.rasa_client import RasaClient, RasaError
+    from bot.db import create_engine, create_sessionmaker
+    from bot.dialogue.rasa_client import RasaClient
+    from bot.dialogue.swap import load_into_rasa
 
-    from bot.db import utcnow
-    from bot.training.registry import do_mark_loading, get_model_or_raise
-
-    async def mark(*, started: bool) -> None:
-        async def work(session):  # type: ignore[no-untyped-def]
-            await do_mark_loading(session, model=await get_model_or_raise(session, name=name),
-                                  now=utcnow() if started else None)
-        await _with_session(settings, work)
-
-    path = PROJECT_ROOT / "models" / name
-    if not path.exists():
-        return f"warning: {path} is not on this machine: Rasa keeps its model until it can be loaded"
-    async with aiohttp.ClientSession() as http:
-        rasa = RasaClient(http, settings.rasa_url)
-        try:
-            await rasa.status()
-        except RasaError:
-            return "Rasa is not running: the model is served when the stack starts"
-        await mark(started=True)
-        try:
-            # gateways look at the mark at most once a second: once they have, no new turn is
-            # posted, and the turns already posted (a second or so) are done
-            await asyncio.sleep(SWAP_GRACE)
-            await rasa.load_model(str(path))
-        except RasaError as exc:
-            return f"error: {exc} (the registry has it active; Rasa still serves the one before)"
-        finally:
-            await mark(started=False)
-    return f"loaded into the running Rasa ({settings.rasa_url})"
+    engine = create_engine(settings.database_url)
+    try:
+        async with aiohttp.ClientSession() as http:
+            said = await load_into_rasa(create_sessionmaker(engine), RasaClient(http, settings.rasa_url), name=name,
+                                        path=PROJECT_ROOT / "models" / name)
+    finally:
+        await engine.dispose()
+    return f"{said}（{settings.rasa_url}）" if said.startswith("已加载") else said
 
 
 def cmd_models_activate(settings: Settings, args: argparse.Namespace) -> int:

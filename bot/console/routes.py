@@ -18,6 +18,7 @@ from bot.console.auth import console_middleware
 from bot.console.case_views import CaseViews
 from bot.console.handoff_views import HandoffViews
 from bot.console.misc_views import MiscViews
+from bot.console.model_views import ModelViews
 from bot.console.nlu_views import NluViews
 from bot.console.pages import STATIC, setup_templates
 from bot.console.review_views import ReviewViews
@@ -35,7 +36,7 @@ class Route:
 
 def console_routes(gateway: Gateway) -> list[Route]:
     cases, handoffs, misc, api = CaseViews(gateway), HandoffViews(gateway), MiscViews(gateway), Api(gateway)
-    reviews, nlu = ReviewViews(gateway), NluViews(gateway)
+    reviews, nlu, models = ReviewViews(gateway), NluViews(gateway), ModelViews(gateway)
     return [
         Route("GET", "/console/login", misc.login_form),
         Route("POST", "/console/login", misc.login_post),
@@ -68,6 +69,9 @@ def console_routes(gateway: Gateway) -> list[Route]:
         Route("GET", "/console/access-log", misc.access_log),
         Route("GET", "/console/nlu", nlu.index),
         Route("POST", "/console/nlu/annotate", nlu.annotate),
+        Route("GET", "/console/models", models.index),
+        Route("POST", "/console/models/activate", models.activate),
+        Route("POST", "/console/models/rollback", models.rollback),
         Route("POST", "/api/login", api.login),
         Route("GET", "/api/cases", api.cases),
         Route("GET", "/api/cases/{number}", api.case),

@@ -14,10 +14,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.db import session_scope, utcnow
+from bot.dialogue.rasa_client import RasaClient, RasaError
 from bot.training.registry import swap_in_progress
 
 logger = logging.getLogger(__name__)
@@ -60,3 +62,36 @@ class SwapGate:
         waited = self._clock() - started
         logger.info("held a turn %.1f s while Rasa loaded a model", waited)
         return waited
+
+
+SWAP_GRACE = 2.5  # seconds between marking a model swap and asking Rasa to load the model
+
+
+async def load_into_rasa(sessionmaker: async_sessionmaker[AsyncSession], rasa: RasaClient, *, name: str,
+                         path: Path, grace: float = SWAP_GRACE) -> str:
+    """Swap model ``name`` (file ``path``) into the running Rasa (``PUT /model``) with every
+    gateway holding its turns meanwhile; words on what happened."""
+    from bot.training.registry import do_mark_loading, get_model_or_raise
+
+    async def mark(*, started: bool) -> None:
+        async with session_scope(sessionmaker) as session:
+            await do_mark_loading(session, model=await get_model_or_raise(session, name=name),
+                                  now=utcnow() if started else None)
+
+    if not path.exists():
+        return f"模型文件 {path.name} 不在这台机器上：Rasa 继续用原来的模型，直到能加载它"
+    try:
+        await rasa.status()
+    except RasaError:
+        return "Rasa 没有在运行：下次启动时用这个模型"
+    await mark(started=True)
+    try:
+        # gateways look at the mark at most once a second: once they have, no new turn is
+        # posted, and the turns already posted (a second or so) are done
+        await asyncio.sleep(grace)
+        await rasa.load_model(str(path))
+    except RasaError as exc:
+        return f"加载失败：{exc}（登记表里它已启用；Rasa 仍在用原来的模型）"
+    finally:
+        await mark(started=False)
+    return "已加载到正在运行的 Rasa"

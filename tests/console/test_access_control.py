@@ -59,6 +59,9 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/console/access-log"): "foreign",  # plain staff: 403
     ("GET", "/console/nlu"): "foreign",  # plain staff: 403 (annotators and system admins only)
     ("POST", "/console/nlu/annotate"): "foreign",
+    ("GET", "/console/models"): "foreign",  # system admins only
+    ("POST", "/console/models/activate"): "foreign",
+    ("POST", "/console/models/rollback"): "foreign",
     ("POST", "/api/login"): "public",
     ("GET", "/api/cases"): "own",
     ("GET", "/api/cases/{number}"): "foreign",

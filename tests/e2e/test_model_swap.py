@@ -72,7 +72,7 @@ def test_activating_and_rolling_back_a_model_loses_no_message(stack: Stack) -> N
         activated = stack.cli("models", "activate", other, "--actor", "test")
         for thread in threads:
             thread.join(timeout=600)
-        assert "loaded into the running Rasa" in activated, activated
+        assert "已加载到正在运行的 Rasa" in activated, activated
         assert other in loaded_model(stack)
         assert not failures, failures[:5]
         assert len(results) == 100
@@ -83,7 +83,7 @@ def test_activating_and_rolling_back_a_model_loses_no_message(stack: Stack) -> N
         assert listed[other]["status"] == "active" and listed[first]["status"] == "retired"
 
         rolled = stack.cli("models", "rollback", "--actor", "test")
-        assert f"{first}: active again" in rolled and "loaded into the running Rasa" in rolled
+        assert f"{first}: active again" in rolled and "已加载到正在运行的 Rasa" in rolled
         assert first in loaded_model(stack)
         assert stack.say(f"after-{uuid.uuid4().hex[:6]}", "你好")  # and it still answers
     finally:
