@@ -18,6 +18,7 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -38,7 +39,8 @@ from bot.dialogue.rasa_client import RasaClient, RasaError
 from bot.notify.console import ConsoleSender
 from bot.notify.dispatcher import ChannelSender, Dispatcher, Sender, turn_progress
 from bot.notify.texts import render
-from bot.settings import Settings
+from bot.settings import PROJECT_ROOT, Settings
+from bot.training.jobs import Trainer
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +109,10 @@ class Gateway:
                                         evidence_dir=settings.evidence_dir, channels=self.channels,
                                         dispatcher=self.dispatcher, owner=self.owner,
                                         swap_gate=SwapGate(self.sessionmaker))
+        rasa_bin = Path(os.environ.get("RASA_BIN") or PROJECT_ROOT / ".venv-rasa" / "bin" / "rasa")
+        self.trainer = Trainer(self.sessionmaker, root=PROJECT_ROOT, rasa_bin=rasa_bin)
         if self._release_at_start:
+            await self.trainer.recover()
             async with session_scope(self.sessionmaker) as session:
                 messages, rows = await do_release_leases(session, owner=self.owner)
             if messages or rows:
@@ -119,6 +124,7 @@ class Gateway:
         if not self._started:
             return
         self._started = False
+        await self.trainer.close()
         await self.pipeline.drain()
         if self.telegram is not None:
             await self.telegram.close()

@@ -16,6 +16,7 @@ from bot.db import session_scope, utcnow
 from bot.dialogue.swap import load_into_rasa
 from bot.gateway import Gateway
 from bot.settings import PROJECT_ROOT
+from bot.training.jobs import RUNNING, do_queue_job, list_jobs
 from bot.training.metrics import CONTRACT_INTENTS
 from bot.training.registry import do_activate, do_rollback, get_active, get_model_or_raise, judge, list_models
 
@@ -39,6 +40,7 @@ class ModelViews:
         async with session_scope(self.gateway.sessionmaker) as session:
             models = await list_models(session)
             active = await get_active(session)
+            jobs = await list_jobs(session, limit=5)
         base = (active.figures or {}) if active else {}
         rows = []
         for m in models:
@@ -48,7 +50,8 @@ class ModelViews:
                          "f1": [(i, (base.get("per_intent_f1") or {}).get(i), (figures.get("per_intent_f1") or {}).get(i))
                                 for i in CONTRACT_INTENTS]})
         return aiohttp_jinja2.render_template("models.html", request, {
-            "section": "models", "rows": rows, "active": active, "flash": flash, "flash_kind": kind})
+            "section": "models", "rows": rows, "active": active, "flash": flash, "flash_kind": kind, "jobs": jobs,
+            "running": any(j.status in RUNNING for j in jobs)})
 
     async def activate(self, request: web.Request) -> web.Response:
         staff = _admin(request)
@@ -74,6 +77,18 @@ class ModelViews:
             return await self._refused(request, str(exc))
         said = await self._load(name)
         raise web.HTTPSeeOther(f"/console/models?msg={quote(f'已回退到 {name}：{said}')}")
+
+    async def train(self, request: web.Request) -> web.Response:
+        staff = _admin(request)
+        form = await request.post()
+        try:
+            async with session_scope(self.gateway.sessionmaker) as session:
+                job = await do_queue_job(session, started_by=staff.actor.label, reason=str(form.get("reason") or ""),
+                                         now=utcnow())
+        except DomainError as exc:
+            return await self._refused(request, str(exc))
+        self.gateway.trainer.start(job.id)
+        raise web.HTTPSeeOther(f"/console/models?msg={quote(f'第 {job.id} 次训练已开始')}")
 
     async def _refused(self, request: web.Request, why: str) -> web.Response:
         response = await self._page(request, why, "error")

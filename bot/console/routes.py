@@ -72,6 +72,7 @@ def console_routes(gateway: Gateway) -> list[Route]:
         Route("GET", "/console/models", models.index),
         Route("POST", "/console/models/activate", models.activate),
         Route("POST", "/console/models/rollback", models.rollback),
+        Route("POST", "/console/models/train", models.train),
         Route("POST", "/api/login", api.login),
         Route("GET", "/api/cases", api.cases),
         Route("GET", "/api/cases/{number}", api.case),

@@ -62,6 +62,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/console/models"): "foreign",  # system admins only
     ("POST", "/console/models/activate"): "foreign",
     ("POST", "/console/models/rollback"): "foreign",
+    ("POST", "/console/models/train"): "foreign",
     ("POST", "/api/login"): "public",
     ("GET", "/api/cases"): "own",
     ("GET", "/api/cases/{number}"): "foreign",

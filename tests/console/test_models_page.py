@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 
 import aiohttp
+from sqlalchemy import select
 
 from bot.db import session_scope
 from bot.training.registry import do_activate, do_register_model, get_active, get_model_or_raise
@@ -61,3 +62,27 @@ async def test_an_admin_compares_activates_is_stopped_by_the_gate_and_rolls_back
             assert response.status == 403
     async with session_scope(console.sessionmaker) as session:
         assert (await get_active(session)).name == names["old"]  # staff changed nothing
+
+
+async def test_the_page_shows_a_training_job_and_refuses_a_second_while_it_runs(console: Console) -> None:
+    from bot.training.jobs import TrainingJob, do_queue_job
+
+    async with session_scope(console.sessionmaker) as session:
+        for job in (await session.execute(select(TrainingJob).where(TrainingJob.status.in_(("queued", "running",
+                                                                                         "evaluating"))))).scalars():
+            job.status = "failed"  # a job another test left: not this test's
+        job = await do_queue_job(session, started_by="staff:admin", reason="本周 20 条新标注", now=utcnow())
+        job.status, job.progress, job.log_tail = "running", 42, "Starting to train component 'DIETClassifier'."
+    admin = await console.user("city", "admin")
+    try:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            csrf = await login_browser(http, console.url, admin)
+            async with http.get(console.url + "/console/models") as response:
+                page = await response.text()
+            assert f"第 {job.id} 次 · 训练中" in page and 'value="42"' in page and "本周 20 条新标注" in page
+            assert 'http-equiv="refresh"' in page  # the page follows the job by itself
+            async with http.post(console.url + "/console/models/train", data={"csrf": csrf, "reason": "再训练"}) as response:
+                assert response.status == 400 and "还没结束" in await response.text()
+    finally:
+        async with session_scope(console.sessionmaker) as session:
+            (await session.get_one(TrainingJob, job.id)).status = "failed"
