@@ -150,6 +150,33 @@ class CaseViews:
                                     what=str(form.get("what", "")), now=utcnow(), ip=client_ip(request))
         return await self._render_case(request, revealed_phone=phone or "—", flash="已显示电话（已记录）")
 
+    async def save_test(self, request: web.Request) -> web.StreamResponse:
+        """"Save as test": the worker's conversation becomes a Rasa test story (downloaded, and
+        kept in var/saved-tests/) and their typed messages NLU inbox candidates."""
+        from bot.cases.access import access_case_or_raise
+        from bot.cases.models import Contact
+        from bot.dialogue.rasa_client import RasaError
+        from bot.training.saved_tests import do_inbox_candidates, story_from_events
+
+        staff = staff_of(request)
+        number = request.match_info["number"]
+        async with session_scope(self.gateway.sessionmaker) as session:
+            case = await access_case_or_raise(session, actor=staff.actor, number=number)
+            sender = (await session.get_one(Contact, case.contact_id)).rasa_sender_id
+        try:
+            events = await self.gateway.rasa.conversation_events(sender)
+        except RasaError as exc:
+            return await self._render_case(request, flash=f"读不到这段对话（{exc}）", flash_kind="error", status=502)
+        story = story_from_events(events, title=f"{number} 的对话（{staff.actor.display_name} 保存）")
+        async with session_scope(self.gateway.sessionmaker) as session:
+            added = await do_inbox_candidates(session, sender=sender, events=events)
+        folder = self.gateway.settings.var_dir / "saved-tests"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{number}.yml").write_text(story, encoding="utf-8")
+        return web.Response(body=story.encode("utf-8"), content_type="application/x-yaml", charset="utf-8",
+                            headers={"Content-Disposition": f'attachment; filename="{number}-test.yml"',
+                                     "X-Inbox-Candidates": str(added)})
+
     async def evidence(self, request: web.Request) -> web.StreamResponse:
         staff = staff_of(request)
         try:

@@ -49,6 +49,7 @@ def console_routes(gateway: Gateway) -> list[Route]:
         Route("GET", "/console/cases/{number}", cases.case),
         Route("POST", "/console/cases/{number}/actions", cases.action),
         Route("POST", "/console/cases/{number}/reveal", cases.reveal),
+        Route("POST", "/console/cases/{number}/save-test", cases.save_test),
         Route("GET", "/console/cases/{number}/evidence/{evidence_id}", cases.evidence),
         Route("GET", "/console/handoffs", handoffs.index),
         Route("GET", "/console/handoffs/feed", handoffs.feed),

@@ -126,3 +126,13 @@ class RasaClient:
                     raise RasaError(f"Rasa refused the model (HTTP {response.status}): {detail}")
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise RasaError(f"Rasa unreachable at {self._base_url}: {exc!r}") from exc
+
+    async def conversation_events(self, sender: str) -> list[dict[str, Any]]:
+        """The events of ``sender``'s conversation since its last restart (Rasa's tracker).
+
+        Raises:
+            RasaError: Rasa is unreachable or refused.
+        """
+        tracker = await self._get(f"/conversations/{quote(sender, safe='')}/tracker",
+                                  params={"include_events": "AFTER_RESTART"})
+        return list(tracker.get("events") or [])

@@ -39,6 +39,7 @@ EXPECTED: dict[tuple[str, str], str] = {
     ("GET", "/console/cases/{number}"): "foreign",
     ("POST", "/console/cases/{number}/actions"): "foreign",
     ("POST", "/console/cases/{number}/reveal"): "foreign",
+    ("POST", "/console/cases/{number}/save-test"): "foreign",
     ("GET", "/console/cases/{number}/evidence/{evidence_id}"): "foreign",
     ("GET", "/console/handoffs"): "own",
     ("GET", "/console/handoffs/feed"): "own",

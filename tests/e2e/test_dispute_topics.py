@@ -6,11 +6,16 @@ are those of ``bench/transcripts.py``, which prints the same conversations again
 from __future__ import annotations
 
 import json
+import re
+import subprocess
+import sys
 
 import pytest
+import requests
+import yaml
 
 from bench.transcripts import MAX_TURNS, SCRIPTS, Script, play
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import ROOT, Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)]
 
@@ -69,3 +74,23 @@ async def test_a_message_kept_while_rasa_was_down_is_answered_when_it_is_back(st
         assert any("欠薪" in (text or "") for text in said), said  # the wage intro: understood, not just "saved"
     finally:
         await engine.dispose()
+
+
+def test_a_real_conversation_is_saved_as_a_test_story_from_the_console(stack: Stack) -> None:
+    script = SCRIPTS[0]
+    sender = f"save-{script.topic}-test"
+    _, number = play(stack.gateway, script, sender=sender)
+    assert number
+    env = {**stack.env, "GONGYOU_ADMIN_PASSWORD": "save as test password"}
+    subprocess.run([sys.executable, "-m", "bot", "users", "add", "--username", "save.admin", "--org", "city",
+                    "--role", "admin", "--name", "管理员"], cwd=ROOT, env=env, check=True, capture_output=True)
+    with requests.Session() as browser:
+        page = browser.post(f"{stack.gateway}/console/login", timeout=30, data={
+            "username": "save.admin", "password": "save as test password", "next": f"/console/cases/{number}"})
+        assert page.status_code == 200 and "对话存为测试" in page.text
+        csrf = re.search(r'data-csrf="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
+        saved = browser.post(f"{stack.gateway}/console/cases/{number}/save-test", data={"csrf": csrf}, timeout=60)
+    assert saved.status_code == 200 and "attachment" in saved.headers["Content-Disposition"]
+    steps = yaml.safe_load(saved.text)["stories"][0]["steps"]
+    assert steps[0] == {"user": script.lines[0], "intent": f"report_{script.topic}"}
+    assert {"action": "dispute_form"} in steps and int(saved.headers["X-Inbox-Candidates"]) >= 1
