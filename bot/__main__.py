@@ -521,6 +521,42 @@ def cmd_models_rollback(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_intents_add(settings: Settings, args: argparse.Namespace) -> int:
+    """A question type the bot answers after the next training (see bot/training/admin_intents.py)."""
+    from bot.cases.errors import InvalidInput
+    from bot.training.admin_intents import do_add_admin_intent
+
+    async def work(session):  # type: ignore[no-untyped-def]
+        intent = await do_add_admin_intent(session, root=PROJECT_ROOT, name=args.name, title=args.title,
+                                           examples=args.example, answer=args.answer, source=args.source,
+                                           actor=f"cli:{args.actor}")
+        return len(intent.examples)
+
+    try:
+        count = asyncio.run(_with_session(settings, work))
+    except InvalidInput as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{args.name}: {count} examples; the bot answers it once a model trained after now is active "
+          "(the console's 模型 page: 开始训练)")
+    return 0
+
+
+def cmd_intents_list(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.training.admin_intents import list_admin_intents
+
+    async def work(session):  # type: ignore[no-untyped-def]
+        return [{"name": i.name, "title": i.title, "examples": i.examples, "answer": i.answer, "source": i.source,
+                 "created_by": i.created_by} for i in await list_admin_intents(session)]
+
+    rows = asyncio.run(_with_session(settings, work))
+    if args.json:
+        _print_json(rows)
+    for r in rows if not args.json else []:
+        print(f"{r['name']:<36} {r['title']}  {len(r['examples'])} examples  ({r['source']})")
+    return 0
+
+
 def cmd_nlu_export(settings: Settings, args: argparse.Namespace) -> int:
     """The messages labelled in the NLU inbox, in nlu/ format (redacted), for review in git."""
     from bot.training.inbox import export_labelled
@@ -632,6 +668,19 @@ def build_parser() -> argparse.ArgumentParser:
     rollback = models.add_parser("rollback", help="serve again the model active before the current one")
     rollback.add_argument("--actor", default=os.environ.get("USER") or "admin")
     rollback.set_defaults(func=cmd_models_rollback)
+    intents = sub.add_parser("intents", help="question types admins add without code").add_subparsers(
+        dest="intents_command", required=True)
+    add_intent = intents.add_parser("add", help="a question type with its examples and its cited answer")
+    add_intent.add_argument("--name", required=True, help="ask_… in lower case, e.g. ask_high_temperature_allowance")
+    add_intent.add_argument("--title", required=True, help="what it is about, e.g. 高温补贴")
+    add_intent.add_argument("--example", action="append", default=[], help="a way a worker asks it (at least 5)")
+    add_intent.add_argument("--answer", required=True, help="what the bot answers")
+    add_intent.add_argument("--source", required=True, help="the law or notice the answer rests on")
+    add_intent.add_argument("--actor", default=os.environ.get("USER") or "admin")
+    add_intent.set_defaults(func=cmd_intents_add)
+    list_intents = intents.add_parser("list", help="the question types admins added")
+    list_intents.add_argument("--json", action="store_true")
+    list_intents.set_defaults(func=cmd_intents_list)
     nlu = sub.add_parser("nlu", help="the NLU inbox").add_subparsers(dest="nlu_command", required=True)
     export = nlu.add_parser("export", help="messages labelled in the inbox, in nlu/ format (personal data taken out)")
     export.add_argument("--out", help="write to this file instead of standard output")

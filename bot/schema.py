@@ -3,4 +3,4 @@
 from bot.cases import (  # noqa: F401
     access, accounts, alerts, evidence, handoffs, membership, models, nonces, org_models, outbox, review,
 )
-from bot.training import inbox, jobs, registry  # noqa: F401
+from bot.training import admin_intents, inbox, jobs, registry  # noqa: F401

@@ -218,3 +218,15 @@ def test_the_inbox_exports_what_annotators_labelled_in_nlu_format(cli, tmp_path)
     assert "wrote" in cli("nlu", "export", "--out", str(out)).stdout
     text = out.read_text(encoding="utf-8")
     assert "- intent: report_unpaid_wages" in text and "我叫某某 工资拖了半年" in text and "张三" not in text
+
+
+def test_an_admin_adds_a_question_type_from_the_shell(cli) -> None:  # type: ignore[no-untyped-def]
+    asks = ["高温补贴有没有", "热天干活有高温费吗", "高温津贴多少钱", "不发防暑降温费", "三伏天有补贴吗"]
+    args = ["intents", "add", "--name", "ask_high_temperature_allowance", "--title", "高温补贴",
+            "--answer", "35℃以上露天作业应当支付高温津贴。", "--source", "《防暑降温措施管理办法》第十七条"]
+    added = cli(*args, *(a for ask in asks for a in ("--example", ask)))
+    assert "5 examples" in added.stdout
+    again = cli(*args, *(a for ask in asks for a in ("--example", ask)), ok=False)
+    assert again.returncode == 1 and "已经有了" in again.stderr
+    listed = json.loads(cli("intents", "list", "--json").stdout)
+    assert [i["title"] for i in listed] == ["高温补贴"] and listed[0]["source"].startswith("《防暑降温")

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from bot.cases.errors import DomainError
 from bot.cases.models import BigId
 from bot.db import Base, UTCDateTime, session_scope, utcnow
+from bot.training.admin_intents import list_admin_intents, write_training_files
 from bot.training.inbox import export_labelled
 from bot.training.models import training_hash
 from bot.training.registry import do_register_model
@@ -132,16 +133,21 @@ class Trainer:
         work.mkdir(parents=True, exist_ok=True)
         tail: deque[str] = deque(maxlen=40)
         try:
+            data, domain = ["nlu", "stories"], "domain.yml"
             async with session_scope(self._sessionmaker) as session:
                 exported = await export_labelled(session)
-            data = ["nlu", "stories"]
+                if admin := await list_admin_intents(session):
+                    # question types admins added: their examples, rules, intents and answers
+                    admin_data, admin_domain = write_training_files(admin, root=self._root, work=work)
+                    data.append(str(admin_data))
+                    domain = str(admin_domain)
             annotations = exported.count("\n    - ")
             if annotations:
                 (work / "inbox.yml").write_text(exported, encoding="utf-8")
                 data.append(str(work / "inbox.yml"))
             name = f"gongyou-job{job_id}-{training_hash(self._root)[:8]}"
             await self._update(job_id, status="running", annotations=annotations, progress=0)
-            await self._stream(job_id, [str(self._rasa_bin), "train", "--data", *data, "--domain", "domain.yml",
+            await self._stream(job_id, [str(self._rasa_bin), "train", "--data", *data, "--domain", domain,
                                         "--config", self._config, "--out", "models", "--fixed-model-name", name],
                                tail)
             await self._update(job_id, status="evaluating", progress=99, model_name=f"{name}.tar.gz")
