@@ -342,7 +342,7 @@ def staff_rows() -> list[tuple[str, str, str]]:
     role = {OrgKind.COMPANY.value: Role.COMPANY_REP.value,
             OrgKind.LIAISON.value: Role.LIAISON.value}
     bodies = yiwu_hierarchy().bodies
-    rows = [("city.admin", CITY_CODE, Role.ADMIN.value)]
+    rows = [("city.admin", CITY_CODE, Role.ADMIN.value), ("city.annotator", CITY_CODE, Role.ANNOTATOR.value)]
     for body in bodies:
         kind_role = role.get(body.kind, Role.STAFF.value)
         rows.append((f"{body.code}.{kind_role}", body.code, kind_role))
@@ -353,13 +353,15 @@ def staff_rows() -> list[tuple[str, str, str]]:
 
 
 # One demo account per role that `make run` gives a password (printed, kept in var/):
-# the city's system admin, a district's org admin, staff of a street and of a 片区, an expert.
+# the city's system admin, a district's org admin, staff of a street and of a 片区, an expert,
+# the annotator of the NLU inbox.
 DEMO_LOGINS = (
     ("admin", "city.admin"),
     ("org_admin", "dist-nanbu.org_admin"),
     ("staff", "st-choujiang.staff"),
     ("staff", "pq-kaifaqu.staff"),
     ("expert", "expert1"),
+    ("annotator", "city.annotator"),
 )
 
 

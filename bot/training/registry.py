@@ -194,7 +194,11 @@ async def do_choose_served_model(session: AsyncSession, *, models_dir: Path, bui
     if active.name == built.name:
         return built, "the active model"
     if not path.exists():
-        return built, f"the active model {active.name} is not in {models_dir}: serving the one built now"
+        # what is served is what the registry calls active, always: the missing one is retired
+        missing = active.name
+        await do_activate(session, model=await get_model_or_raise(session, name=built.name), actor="system", now=now,
+                          override_reason=f"the active model {missing} is not in {models_dir}")
+        return built, f"the active model {missing} is not in {models_dir}: the one built now is activated"
     return path, (f"the active model (the one built for the current data, {built.name}, is a candidate: "
                   f"python -m bot models activate {built.name})")
 

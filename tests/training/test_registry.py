@@ -4,6 +4,7 @@ back — what an admin relies on when the model of the week turns out worse."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,7 +13,18 @@ from bot.cases.errors import NotFound
 from bot.training.registry import (
     GateRefused, do_activate, do_register_model, do_rollback, get_active, judge, list_models,
 )
+from bot.db import utcnow
 from tests.cases.factories import T0
+
+async def none_active(session: AsyncSession) -> None:
+    """Stacks started by other tests commit their served model as active in the shared
+    database: within this test's transaction (rolled back after it), none is."""
+    from sqlalchemy import update
+
+    from bot.training.registry import NluModel
+
+    await session.execute(update(NluModel).where(NluModel.status == "active").values(status="retired"))
+
 
 GOOD = {"accuracy": 0.95, "per_intent_f1": {"report_unpaid_wages": 0.95, "report_injury": 0.97}}
 
@@ -37,26 +49,29 @@ def test_the_gate_keeps_accuracy_and_every_topic() -> None:
 
 
 async def test_activate_refuse_override_and_roll_back(session: AsyncSession) -> None:
+    await none_active(session)
+    # later than anything another test activated: rolling back goes to this test's model
+    at = [utcnow() + timedelta(days=1, seconds=n) for n in range(3)]
     first = await _model(session, GOOD)
-    await do_activate(session, model=await _find(session, first), actor="admin:li", now=T0)
+    await do_activate(session, model=await _find(session, first), actor="admin:li", now=at[0])
     worse = await _model(session, {**GOOD, "accuracy": 0.90})
     with pytest.raises(GateRefused, match="accuracy"):
-        await do_activate(session, model=await _find(session, worse), actor="admin:li", now=T0)
+        await do_activate(session, model=await _find(session, worse), actor="admin:li", now=at[1])
     assert (await get_active(session)).name == first  # nothing changed
 
-    retired, gate = await do_activate(session, model=await _find(session, worse), actor="admin:li", now=T0,
+    retired, gate = await do_activate(session, model=await _find(session, worse), actor="admin:li", now=at[1],
                                       override_reason="高温补贴问答上线，准确率差一点先用着")
     assert retired is not None and retired.name == first and not gate.passed
     active = await get_active(session)
     assert active.name == worse and active.override_reason.startswith("高温补贴")
 
-    back, gone = await do_rollback(session, actor="admin:li", now=T0)
+    back, gone = await do_rollback(session, actor="admin:li", now=at[2])
     assert (back.name, gone.name) == (first, worse)
     assert [m.status for m in await list_models(session) if m.name in (first, worse)] == ["retired", "active"]
 
 
 async def test_rolling_back_needs_an_earlier_model(session: AsyncSession) -> None:
-    assert await get_active(session) is None
+    await none_active(session)
     with pytest.raises(NotFound):
         await do_rollback(session, actor="admin:li", now=T0)
     only = await _model(session, GOOD)
@@ -78,7 +93,7 @@ async def test_the_stack_serves_the_active_model_and_registers_a_new_build_besid
 ) -> None:
     from bot.training.registry import do_choose_served_model
 
-    assert await get_active(session) is None  # each test's data is rolled back
+    await none_active(session)
     first = tmp_path / "gongyou-aaaa.tar.gz"
     first.write_bytes(b"model")
     path, why = await do_choose_served_model(session, models_dir=tmp_path, built=first, data_hash="a", now=T0)
@@ -92,14 +107,14 @@ async def test_the_stack_serves_the_active_model_and_registers_a_new_build_besid
     first.unlink()  # the active model's file is gone (a fresh clone): the new build is served
     path, why = await do_choose_served_model(session, models_dir=tmp_path, built=newer, data_hash="b", now=T0)
     assert path == newer and "not in" in why
+    assert (await get_active(session)).name == "gongyou-bbbb.tar.gz"  # the registry says what is served
 
 
 async def test_a_model_being_loaded_holds_turns_until_it_is_done_or_abandoned(session: AsyncSession) -> None:
-    from datetime import timedelta
-
     from bot.training.registry import do_mark_loading, get_model_or_raise, swap_in_progress
 
     model = await get_model_or_raise(session, name=await _model(session, GOOD))
+    T0 = utcnow() + timedelta(days=2)  # a mark another test's swap left would be long over by then
     assert not await swap_in_progress(session, now=T0)
     await do_mark_loading(session, model=model, now=T0)
     assert await swap_in_progress(session, now=T0 + timedelta(seconds=30))
